@@ -1,0 +1,1 @@
+"""The ``optkit`` command line (click + rich). Commands render; the library computes."""

@@ -1,0 +1,98 @@
+"""Strict JSON reading and deterministic, readable JSON writing.
+
+Reading rejects NaN/Infinity and duplicate keys (both silently accepted by ``json`` by default).
+Writing is byte-stable: the same document always gives the same bytes, short containers stay on
+one line (a request is one line) and long ones are broken with a one-space indent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from optkit.errors import InvalidFileError, OptkitError
+
+_INLINE_WIDTH = 120
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse ``text``; raise :class:`InvalidFileError` naming ``source`` and the position."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise InvalidFileError(
+            [f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"]
+        ) from None
+    except ValueError as exc:
+        raise InvalidFileError([f"{source}: invalid JSON ({exc})"]) from None
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file strictly. Missing or unreadable files raise :class:`OptkitError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OptkitError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise OptkitError(f"{p}: is a directory, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise InvalidFileError([f"{p}: not UTF-8 text"]) from None
+    except OSError as exc:
+        raise OptkitError(f"{p}: cannot read ({exc.strerror})") from None
+    return parse_json(text, str(p))
+
+
+def dumps(document: Any) -> str:
+    """Deterministic, readable JSON text with a trailing newline."""
+    return _render(document, 0) + "\n"
+
+
+def _render(value: Any, depth: int) -> str:
+    flat = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    if not isinstance(value, dict | list) or len(flat) + depth <= _INLINE_WIDTH or not value:
+        return flat
+    pad = " " * (depth + 1)
+    if isinstance(value, dict):
+        items = [
+            f"{pad}{json.dumps(k, ensure_ascii=False)}: {_render(v, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    items = [pad + _render(v, depth + 1) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, renamed)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike[str], document: Any) -> None:
+    """Write ``document`` as deterministic JSON, atomically."""
+    write_text_atomic(path, dumps(document))
