@@ -136,9 +136,20 @@ def evaluate(instance: Instance, solution: Solution | Mapping[str, Any]) -> Eval
     else:
         assert isinstance(solution, SchedulingSolution)
         objective, metrics, details = _scheduling(instance, solution, violations)
+    if objective is not None and not _all_finite(objective, metrics):
+        # absurd but readable steps or fractions: report a rule, never an infinite number
+        violations.append("(solution): the decisions give non-finite scores")
+        objective, metrics, details = None, None, None
     return Evaluation(
         instance.family, not violations, tuple(violations), objective, metrics, details
     )
+
+
+def _all_finite(objective: float, metrics: dict[str, Any] | None) -> bool:
+    values = [objective]
+    for value in (metrics or {}).values():
+        values.extend(value if isinstance(value, list) else [value])
+    return bool(np.all(np.isfinite(values)))
 
 
 def _indices(mask: np.ndarray) -> list[int]:
@@ -234,6 +245,14 @@ def _caching(
     for r in _indices(bad_share):
         violations.append(f"requests[{r}].bandwidth: {fmt(bandwidth[r])} is not in (0, 1]")
     readable &= bool(np.all(bandwidth > 0))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        radio = c.radio_s_share / bandwidth
+    tiny_share = (bandwidth > 0) & ~np.isfinite(radio)
+    for r in _indices(tiny_share):
+        violations.append(
+            f"requests[{r}].bandwidth: share {fmt(bandwidth[r])} gives an infinite radio delay"
+        )
+    readable &= not tiny_share.any()
     smin, smax = c.steps_min[c.req_model], c.steps_max[c.req_model]
     missing = edge & np.isnan(steps)
     for r in _indices(missing):
@@ -281,7 +300,8 @@ def _caching(
     if not readable:
         return None, None, None
     assert cache is not None
-    return _caching_scores(c, cache, server, bandwidth, steps)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _caching_scores(c, cache, server, bandwidth, steps)
 
 
 def _caching_scores(
@@ -387,7 +407,8 @@ def _scheduling(
             )
     if not readable:
         return None, None, None
-    return _scheduling_scores(c, decisions)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _scheduling_scores(c, decisions)
 
 
 def _scheduling_scores(c: Any, decisions: Any) -> tuple[float, dict[str, Any], SchedulingDetails]:
