@@ -108,7 +108,7 @@ def _caching(inst: CachingInstance) -> Summary:
                 _g(s.bandwidth_mhz),
                 s.step_capacity,
                 _g(s.speed),
-                ", ".join(inst.servers[link.to].name for link in s.links) or "-",
+                ", ".join(inst.servers[v].name for v in np.flatnonzero(c.linked[e])) or "-",
                 _g(per_slot[:, e].mean()),
                 int(per_slot[:, e].max(initial=0)),
                 f"{min_steps[:, e].mean() / s.step_capacity:.2f}..{max_steps[:, e].mean() / s.step_capacity:.2f}",
