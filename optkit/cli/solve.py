@@ -13,7 +13,8 @@ from optkit.cli.common import FILES, err, expand_files, num, out, percent, secon
 from optkit.errors import OptkitError
 from optkit.instances.io import Instance, load_instance
 from optkit.instances.jsonio import write_json
-from optkit.solvers import Result, Status, append_results, lookup, methods, solve
+from optkit.solvers import Result, Status, append_results, lookup, methods, read_results, solve
+from optkit.solvers.registry import canonical
 
 STATUS_STYLE = {
     Status.OPTIMAL: "green",
@@ -41,6 +42,10 @@ class _SolveCommand(click.Command):
         with formatter.indentation():
             for line in _method_help().splitlines():
                 formatter.write_text(line)
+
+
+def _canonical(family: str, method: str) -> str:
+    return canonical(*lookup(family, method))
 
 
 def _exists(family: str, method: str) -> bool:
@@ -113,6 +118,11 @@ def results_table(results: list[Result]) -> Table:
     type=click.Path(file_okay=False, path_type=Path),
     help="write each solution as DIR/<instance>.json",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="skip runs already recorded in --out (same instance, method, seed)",
+)
 @click.option("-v", "--verbose", is_flag=True, help="show the methods' progress logs")
 def solve_cmd(
     files: tuple[Path, ...],
@@ -123,6 +133,7 @@ def solve_cmd(
     threads: int,
     results_path: Path | None,
     solutions_dir: Path | None,
+    resume: bool,
     verbose: bool,
 ) -> None:
     """Solve instance files (folders: their *.json files) with one or more methods.
@@ -142,6 +153,19 @@ def solve_cmd(
             lookup(families[0], name)  # raises the one-line "unknown method" error
         runs.extend((i, name) for i in instances if i.family in fits)
     runs.sort(key=lambda run: instances.index(run[0]))
+    if resume:
+        if results_path is None:
+            raise click.UsageError("--resume needs --out (the results file to continue)")
+        done = set()
+        if results_path.exists():
+            done = {(r["instance"], r["method"], r["seed"]) for r in read_results(results_path)}
+        before = len(runs)
+        runs = [(i, m) for i, m in runs if (i.name, _canonical(i.family, m), seed) not in done]
+        if before > len(runs):
+            click.echo(
+                f"resuming: {before - len(runs)} of {before} runs already in {results_path}",
+                err=True,
+            )
     if solutions_dir is not None and len(method_names) > 1:
         raise click.UsageError("--solutions needs a single --method (files are named by instance)")
     results: list[Result] = []

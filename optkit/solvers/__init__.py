@@ -4,7 +4,15 @@
 listed by ``optkit.solvers.methods()`` and in ``optkit solve --help``.
 """
 
-from optkit.solvers.registry import MethodInfo, SolveOptions, lookup, methods, register, solve
+from optkit.solvers.registry import (
+    MethodInfo,
+    SolveOptions,
+    canonical,
+    lookup,
+    methods,
+    register,
+    solve,
+)
 from optkit.solvers.result import Result, Status, append_results, finish, read_results
 
 __all__ = [
@@ -13,6 +21,7 @@ __all__ = [
     "SolveOptions",
     "Status",
     "append_results",
+    "canonical",
     "finish",
     "lookup",
     "methods",

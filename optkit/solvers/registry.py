@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from optkit.errors import MethodRefused, OptkitError
 from optkit.instances.io import Instance
@@ -69,6 +69,11 @@ def methods(family: str | None = None) -> list[MethodInfo]:
     return [info for (fam, _), info in sorted(_METHODS.items()) if family in (None, fam)]
 
 
+def canonical(info: MethodInfo, variant: str | None) -> str:
+    """The name results carry: ``name`` or ``name:variant`` (the default variant made explicit)."""
+    return f"{info.name}:{variant}" if variant else info.name
+
+
 def lookup(family: str, method: str) -> tuple[MethodInfo, str | None]:
     """Resolve ``name[:variant]`` for ``family``; unknown names raise :class:`OptkitError`."""
     _load_builtin()
@@ -105,13 +110,15 @@ def solve(
         raise OptkitError(f"gap must be in [0, 1), got {gap}")
     options = SolveOptions(time_limit, gap, seed, threads, verbose, variant)
     fn = _resolve(info)
+    name = canonical(info, variant)
     start = time.perf_counter()
     try:
-        return fn(instance, options)
+        result = fn(instance, options)
     except MethodRefused as exc:
         return error_result(
-            instance, method, str(exc), wall_time_s=time.perf_counter() - start, seed=seed
+            instance, name, str(exc), wall_time_s=time.perf_counter() - start, seed=seed
         )
+    return replace(result, method=name, seed=seed)
 
 
 def _resolve(info: MethodInfo) -> Callable[[Instance, SolveOptions], Result]:

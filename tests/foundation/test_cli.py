@@ -231,3 +231,36 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"optkit: {tmp_path / 'a.json'}: no such file"
+
+
+def test_solve_resume_skips_recorded_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(
+        [
+            "generate",
+            "caching",
+            "--preset",
+            "t2drl",
+            "--size",
+            "tiny",
+            "--count",
+            "3",
+            "--out",
+            str(tmp_path / "c"),
+        ],
+        capsys,
+    )
+    results = tmp_path / "r.jsonl"
+    first = tmp_path / "c" / "t2drl-tiny-s0-000.json"
+    run(["solve", str(first), "-m", "no-cache", "--out", str(results)], capsys)
+    code, _, err = run(
+        ["solve", str(tmp_path / "c"), "-m", "no-cache:equal", "--out", str(results), "--resume"],
+        capsys,
+    )
+    assert code == 0 and "resuming: 1 of 3 runs already in" in err
+    assert [r["instance"] for r in read_results(results)] == [
+        f"t2drl-tiny-s0-00{i}" for i in range(3)
+    ]
+    code, _, err = run(["solve", str(first), "-m", "no-cache", "--resume"], capsys)
+    assert code == 2 and "--resume needs --out" in err
