@@ -115,7 +115,10 @@ def test_shares_match_bisection_and_duality() -> None:
         # any other split is no better
         for _ in range(20):
             other = rng.dirichlet(np.ones(n))
-            v = sum(-wd * a / b - wl * max(0.0, a / b - s) for a, s, b in zip(radio, slack, other))
+            v = sum(
+                -wd * a / b - wl * max(0.0, a / b - s)
+                for a, s, b in zip(radio, slack, other, strict=True)
+            )
             assert v <= value + 1e-9 * max(1, abs(value))
         # the late multipliers close the Lagrangian bound
         dual = late_dual_constant(radio, lam, wd, wl) + wl * float(np.dot(lam, slack))
