@@ -100,8 +100,9 @@ def _run(
     if status is Status.OPTIMAL and options.gap is not None:
         status = Status.GAP_LIMIT
     bound = results.objective_bound
-    nodes = results.extra_info.get("NNodes") if hasattr(results.extra_info, "get") else None
-    if not isinstance(nodes, int):
+    try:  # SCIP reports its node count here; other backends may not
+        nodes: int | None = int(results.extra_info["NNodes"])
+    except (KeyError, TypeError, ValueError):
         nodes = None
     solution = None
     if results.solution_status.name in ("optimal", "feasible"):
