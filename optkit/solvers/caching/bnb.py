@@ -223,6 +223,51 @@ class _BranchAndBound:
             self.best_value = value
             self.best_prefix = prefix
 
+    def seed_incumbents(self) -> None:
+        """Incumbents from the caching heuristics' caches (restricted to useful models)."""
+        from optkit.solvers.caching.heuristics import lfu_policy, popularity_oracle_policy
+
+        c = self.c
+        E = c.n_servers
+        rng = np.random.default_rng(self.options.seed)
+        for policy in (popularity_oracle_policy, lfu_policy):
+            cache = policy(self.instance, rng)
+            prefix = []
+            for t in range(c.frames):
+                for e in range(E):
+                    useful = self.sets[e].any(axis=0)
+                    row = cache[t, e] & useful
+                    match = np.flatnonzero((self.sets[e] == row).all(axis=1))
+                    if not len(match):
+                        break
+                    prefix.append(int(match[0]))
+            if len(prefix) == c.frames * E:
+                self.offer(tuple(prefix))
+
+    def improve(self) -> None:
+        """Local search on the incumbent: change one (frame, server) set at a time to the best
+        one (exact values), until no change helps or a third of the time is spent."""
+        assert self.best_prefix is not None
+        budget = (self.deadline - time.perf_counter()) / 3
+        stop = time.perf_counter() + (budget if math.isfinite(budget) else 30.0)
+        improved = True
+        while improved and time.perf_counter() < stop:
+            improved = False
+            for p in range(len(self.best_prefix)):
+                e = p % self.c.n_servers
+                current = list(self.best_prefix)
+                for i in range(len(self.sets[e])):
+                    if time.perf_counter() > stop:
+                        return
+                    if i == self.best_prefix[p]:
+                        continue
+                    current[p] = i
+                    before = self.best_value
+                    self.offer(tuple(current))
+                    if self.best_value > before:
+                        improved = True
+                        current = list(self.best_prefix)
+
     def retune(self) -> None:
         """Multipliers from the incumbent's slots: a tighter bound near it."""
         assert self.best_prefix is not None
@@ -257,8 +302,10 @@ class _BranchAndBound:
     def run(self) -> tuple[Status, float]:
         E, T = self.c.n_servers, self.c.frames
         root: tuple[int, ...] = ()
+        self.seed_incumbents()
         self.dive(root)
         if self.best_prefix is not None:
+            self.improve()
             self.retune()
             self.dive(root)
         heap: list[tuple[float, int, tuple[int, ...]]] = []
