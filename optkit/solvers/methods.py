@@ -6,12 +6,75 @@ from optkit.solvers.registry import register
 register(
     "caching",
     "no-cache",
-    "optkit.solvers.baselines:no_cache",
-    "cache nothing; every request to the cloud",
+    "optkit.solvers.caching.heuristics:no_cache",
+    "cache nothing; every request to the cloud (equal: the plain baseline)",
     "heuristic",
-    variants=("equal",),
+    variants=("equal", "optimal"),
     default_variant="equal",
 )
+
+# Caching: exact methods, the relaxation and heuristics (optkit.solvers.caching).
+_CACHING = "optkit.solvers.caching"
+register(
+    "caching",
+    "bnb",
+    f"{_CACHING}.bnb:solve",
+    "optkit's branch-and-bound over cache sets with exact per-slot allocation; proves optimality",
+    "exact",
+)
+register(
+    "caching",
+    "scip",
+    f"{_CACHING}.pyomo_backends:scip",
+    "the Pyomo MINLP through SCIP (the outside reference)",
+    "exact",
+)
+register(
+    "caching",
+    "gurobi",
+    f"{_CACHING}.pyomo_backends:gurobi",
+    "the Pyomo MINLP through Gurobi (needs gurobipy and a licence)",
+    "exact",
+)
+register(
+    "caching",
+    "highs",
+    f"{_CACHING}.pyomo_backends:highs",
+    "the Pyomo MILP through HiGHS (only when linear: delay and late weights 0)",
+    "exact",
+)
+register(
+    "caching",
+    "enumerate",
+    f"{_CACHING}.enumerate:solve",
+    "brute force over caches, routes and steps (tiny instances; the test oracle)",
+    "exact",
+)
+register(
+    "caching",
+    "relax",
+    f"{_CACHING}.relax:solve",
+    "the convex continuous relaxation (cvxpy + Clarabel): an upper bound",
+    "relaxation",
+)
+for _name, _summary in (
+    ("random", "a random cache that fits, per frame and server (seeded)"),
+    ("lfu", "cache the most requested models of the previous frame"),
+    ("lru", "cache the most recently requested models"),
+    (
+        "popularity-oracle",
+        "knapsack on the frame's true request counts (clairvoyant: sees the frame's requests)",
+    ),
+):
+    register(
+        "caching",
+        _name,
+        f"{_CACHING}.heuristics:{_name.replace('-', '_')}",
+        _summary + "; allocation optimal (default) or equal",
+        "heuristic",
+        variants=("optimal", "equal"),
+        default_variant="optimal",
+    )
 register(
     "scheduling",
     "local",

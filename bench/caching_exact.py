@@ -1,0 +1,215 @@
+"""bnb vs SCIP on the caching family (DESIGN §6 benchmark protocol), plus the relaxation's
+bound gap and the per-slot allocation time.
+
+Protocol: one process, imports done and one warm-up run discarded; one thread everywhere
+(BLAS via the environment variables set below, SCIP, Clarabel); a fixed SCIP seed; the wall
+time of ``optkit.solve`` including model construction; median of ``--repeats`` runs per
+instance. Reported: the per-instance time ratio SCIP/bnb (median) and the shifted geometric
+mean of times (shift 1 s) over the instances both solve, and separately the instances where
+SCIP needs ≥ 10 s.
+
+    python bench/caching_exact.py --quick          # a few minutes
+    python bench/caching_exact.py                  # small and medium sets, 300 s limit
+
+Prints tables and writes ``bench/out/caching_exact.md``. Timings on a shared machine are noisy:
+run it twice and compare.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import optkit  # noqa: E402
+from optkit.instances.caching import CachingInstance  # noqa: E402
+from optkit.solvers.caching.allocation import allocate_slot  # noqa: E402
+from optkit.solvers.caching.bnb import solve as _bnb_import_check  # noqa: E402,F401
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def instance_sets(quick: bool) -> dict[str, list[CachingInstance]]:
+    """Fixed sets: small (t2drl and edgeaigc, late weight 2, several servers for edgeaigc) and
+    medium."""
+    n_small, n_medium = (2, 1) if quick else (5, 2)
+    sets: dict[str, list[CachingInstance]] = {"small": [], "medium": []}
+    for preset in ("t2drl", "edgeaigc"):
+        sets["small"] += optkit.generate("caching", preset, "small", seed=100, count=n_small)  # type: ignore[arg-type]
+        sets["medium"] += optkit.generate("caching", preset, "medium", seed=100, count=n_medium)  # type: ignore[arg-type]
+    return sets
+
+
+def timed(inst: CachingInstance, method: str, time_limit: float, repeats: int) -> dict:
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = optkit.solve(inst, method, time_limit=time_limit, seed=0, threads=1)
+        runs.append((time.perf_counter() - start, result))
+        if result.status is not optkit.Status.OPTIMAL:
+            break  # a run that hits the limit is not repeated
+    wall = statistics.median(t for t, _ in runs)
+    result = runs[-1][1]
+    return {
+        "status": result.status.value,
+        "objective": result.objective,
+        "bound": result.bound,
+        "nodes": result.nodes,
+        "time": wall,
+    }
+
+
+def shifted_geomean(values: list[float], shift: float = 1.0) -> float:
+    return math.exp(sum(math.log(v + shift) for v in values) / len(values)) - shift
+
+
+def fmt(x: float | None, digits: int = 10) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def compare(sets: dict[str, list[CachingInstance]], limit: float, repeats: int) -> list[str]:
+    lines: list[str] = []
+    for name, instances in sets.items():
+        rows = []
+        header = "| instance | bnb status | bnb objective | bnb bound | bnb nodes | bnb time (s) | scip status | scip objective | scip bound | scip nodes | scip time (s) | ratio | agree |"
+        lines += [f"\n### {name} set (time limit {limit:g} s)\n", header, "|" + "---|" * 13]
+        print(f"\n{name} set")
+        print(header)
+        for inst in instances:
+            b = timed(inst, "bnb", limit, repeats)
+            s = timed(inst, "scip", limit, repeats)
+            both = b["status"] == s["status"] == "optimal"
+            ratio = s["time"] / b["time"] if both else None
+            agree = (
+                optkit.agree(b["objective"], s["objective"])
+                if b["objective"] is not None and s["objective"] is not None
+                else None
+            )
+            row = (
+                f"| {inst.name} | {b['status']} | {fmt(b['objective'])} | {fmt(b['bound'])} | {b['nodes']} "
+                f"| {b['time']:.3f} | {s['status']} | {fmt(s['objective'])} | {fmt(s['bound'])} | {s['nodes']} "
+                f"| {s['time']:.3f} | {fmt(ratio, 4)} | {agree} |"
+            )
+            print(row, flush=True)
+            lines.append(row)
+            rows.append((b, s, ratio))
+        solved = [(b, s, r) for b, s, r in rows if r is not None]
+        if solved:
+            ratios = [r for _, _, r in solved]
+            summary = (
+                f"\nBoth optimal on {len(solved)}/{len(rows)}: per-instance time ratio scip/bnb median "
+                f"{statistics.median(ratios):.1f}x; shifted geometric mean (1 s) bnb "
+                f"{shifted_geomean([b['time'] for b, _, _ in solved]):.3f} s, scip "
+                f"{shifted_geomean([s['time'] for _, s, _ in solved]):.3f} s"
+            )
+            hard = [(b, s, r) for b, s, r in solved if s["time"] >= 10]
+            if hard:
+                summary += (
+                    f"\nSCIP ≥ 10 s on {len(hard)}: median ratio "
+                    f"{statistics.median([r for _, _, r in hard]):.1f}x, shifted geomean bnb "
+                    f"{shifted_geomean([b['time'] for b, _, _ in hard]):.3f} s, scip "
+                    f"{shifted_geomean([s['time'] for _, s, _ in hard]):.3f} s"
+                )
+        else:
+            summary = "\nNo instance solved to optimality by both."
+        only_bnb = [
+            (b, s) for b, s, _ in rows if b["status"] == "optimal" and s["status"] != "optimal"
+        ]
+        summary += f"\nProven optimal by bnb but not by SCIP within the limit: {len(only_bnb)}"
+        print(summary)
+        lines.append(summary)
+    return lines
+
+
+def relaxation_gaps(instances: list[CachingInstance], limit: float) -> list[str]:
+    lines = [
+        "\n### Relaxation bound on the small set\n",
+        "| instance | optimum | relax bound | gap |",
+        "|---|---|---|---|",
+    ]
+    print("\nrelaxation")
+    gaps = []
+    for inst in instances:
+        opt = optkit.solve(inst, "bnb", time_limit=limit)
+        rel = optkit.solve(inst, "relax")
+        if (
+            opt.status is optkit.Status.OPTIMAL
+            and rel.bound is not None
+            and opt.objective is not None
+        ):
+            gap = (rel.bound - opt.objective) / max(abs(opt.objective), 1.0)
+            gaps.append(gap)
+            row = f"| {inst.name} | {opt.objective:.10g} | {rel.bound:.10g} | {100 * gap:.2f} % |"
+        else:
+            row = f"| {inst.name} | - | {fmt(rel.bound)} | - |"
+        print(row)
+        lines.append(row)
+    if gaps:
+        text = f"\nrelative bound gap (bound − opt)/max(|opt|, 1): median {100 * statistics.median(gaps):.2f} %, max {100 * max(gaps):.2f} %"
+        print(text)
+        lines.append(text)
+    return lines
+
+
+def allocation_timing(quick: bool) -> list[str]:
+    """Median time of one exact slot allocation on t2drl small, caches from the optimum."""
+    lines = ["\n### Exact per-slot allocation (t2drl small, optimal caches)\n"]
+    times = []
+    for inst in optkit.generate("caching", "t2drl", "small", seed=100, count=2 if quick else 5):
+        assert isinstance(inst, CachingInstance)
+        result = optkit.solve(inst, "bnb")
+        assert result.solution is not None
+        c = inst.compiled
+        cache = np.zeros((c.frames, c.n_servers, c.n_models), bool)
+        for t, frame in enumerate(result.solution.cache):
+            for e, models in enumerate(frame):
+                cache[t, e, list(models)] = True
+        for g in range(c.n_slots):
+            for _ in range(5):
+                start = time.perf_counter()
+                allocate_slot(c, g, cache[g // c.slots_per_frame])
+                times.append(time.perf_counter() - start)
+    text = (
+        f"{len(times)} allocations: median {1e3 * statistics.median(times):.3f} ms, "
+        f"p90 {1e3 * float(np.percentile(times, 90)):.3f} ms, max {1e3 * max(times):.3f} ms"
+    )
+    print("\nallocation:", text)
+    lines.append(text)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer instances, 60 s limit")
+    parser.add_argument("--limit", type=float, default=None, help="time limit per run (s)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per instance (median)")
+    args = parser.parse_args()
+    limit = args.limit or (60.0 if args.quick else 300.0)
+    repeats = args.repeats or (1 if args.quick else 3)
+    sets = instance_sets(args.quick)
+    warm = sets["small"][0]
+    optkit.solve(warm, "bnb")  # warm-up, discarded
+    optkit.solve(warm, "scip")
+    lines = [f"# bnb vs SCIP on caching ({time.strftime('%Y-%m-%d %H:%M')}, quick={args.quick})"]
+    lines += compare(sets, limit, repeats)
+    lines += relaxation_gaps(sets["small"], limit)
+    lines += allocation_timing(args.quick)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / "caching_exact.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

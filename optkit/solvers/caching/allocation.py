@@ -1,0 +1,509 @@
+"""Exact per-slot allocation: given the caches of a frame, the optimal routing, bandwidth shares
+and integer denoising steps of one slot (DESIGN §2.4). The DRL hybrid agent, the heuristics'
+``optimal`` variant and ``bnb`` all build on :func:`allocate_slot`.
+
+How it is exact. With routing and steps fixed, the shares of each home server are exact in
+closed form (:func:`optkit.solvers.caching.shares.group_shares`). For the discrete part the
+solver runs a small depth-first branch-and-bound over each request's route (cloud, or a server
+that caches its model), and under each complete route over the steps, with this bound: for
+every late multiplier vector λ ∈ [0, 1]^n,
+
+    slot value ≤ Σ_e h_e(λ) + Σ_r [w_q·q_r − (w_d + w_l λ_r)·κ_r − w_c·cost_r + w_l λ_r D_r]
+
+where κ_r is the request's delay without the radio part and h_e(λ) = −(Σ_{r home e}
+√((w_d + w_l λ_r) a_r))² (Lagrangian duality on the late penalty). The right side is separable
+per request, so its maximum over steps under each server's step capacity is a fractional
+knapsack over the linear pieces of the quality curves — integral, because the breakpoints and
+capacities are integers. λ = 0 gives the bound without late penalties (exact whenever nobody
+is late); the λ of the best solution found tightens it. With w_l = 0 the shares no longer depend
+on the routing and the bound is exact at once (greedy steps are optimal for a fixed routing).
+
+Units: seconds, denoising steps; values are utilities (the objective's units).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from optkit.instances.compiled import CompiledCaching
+from optkit.solvers.caching.shares import group_shares, late_dual_constant
+
+# Relative and absolute optimality tolerance of the slot search (well below the 1e-6 at which
+# exact methods must agree, so a whole instance's sum stays within it).
+_REL_TOL = 1e-10
+_ABS_TOL = 1e-11
+
+
+@dataclass(frozen=True)
+class SlotAllocation:
+    """The optimal decisions of one slot's requests.
+
+    ``requests``: global request indices (the slot's requests in file order); aligned with it,
+    ``server`` (−1 = cloud), ``bandwidth`` (share of the home server's bandwidth), ``steps``
+    (0 at the cloud). ``value``: Σ of the requests' utilities (the slot's part of the objective).
+    ``nodes``: branch-and-bound nodes the search visited.
+    """
+
+    requests: np.ndarray
+    server: np.ndarray
+    bandwidth: np.ndarray
+    steps: np.ndarray
+    value: float
+    nodes: int
+
+
+@dataclass(frozen=True)
+class _EdgeOption:
+    """Serving a request at edge server ``server``: its delay without the radio part is
+    ``fixed_s + per_step_s·s``; its quality pieces are (start, end, slope) in steps."""
+
+    server: int
+    fixed_s: float
+    per_step_s: float
+    cost_per_step: float
+    steps_min: int
+    steps_max: int
+    quality_min: float  # q(steps_min)
+    pieces: tuple[tuple[int, int, float], ...]
+
+
+@dataclass(frozen=True)
+class _Request:
+    index: int
+    home: int
+    model: int
+    radio_s: float
+    max_delay_s: float
+    cloud_delay_s: float  # delay without the radio part at the cloud
+    cloud_gain: float  # w_q·quality − w_c·cost at the cloud
+    edges: tuple[_EdgeOption, ...]  # every server that may serve it (cache permitting)
+
+
+class SlotData:
+    """Per-slot request data of one instance, built once (see :func:`slot_data`)."""
+
+    def __init__(self, c: CompiledCaching, global_slot: int) -> None:
+        self.global_slot = global_slot
+        self.frame = global_slot // c.slots_per_frame
+        self.w_quality, self.w_delay, self.w_cost, self.w_late = (
+            c.w_quality,
+            c.w_delay,
+            c.w_cost,
+            c.w_late,
+        )
+        self.step_capacity = [int(x) for x in c.step_capacity]
+        reqs = []
+        for r in c.slot_requests(global_slot).tolist():
+            m = int(c.req_model[r])
+            bp_s = c.breakpoint_steps[m]
+            bp_q = c.breakpoint_quality[m]
+            pieces = tuple(
+                (
+                    int(bp_s[j]),
+                    int(bp_s[j + 1]),
+                    float((bp_q[j + 1] - bp_q[j]) / (bp_s[j + 1] - bp_s[j])),
+                )
+                for j in range(len(bp_s) - 1)
+            )
+            edges = []
+            for v in np.flatnonzero(c.allowed[r]).tolist():
+                inv_speed = 1.0 / float(c.speed[v])
+                edges.append(
+                    _EdgeOption(
+                        server=v,
+                        fixed_s=float(c.transfer_s[r, v]) + float(c.overhead_s[m]) * inv_speed,
+                        per_step_s=float(c.seconds_per_step[m]) * inv_speed,
+                        cost_per_step=float(c.cost_per_step[v]),
+                        steps_min=int(c.steps_min[m]),
+                        steps_max=int(c.steps_max[m]),
+                        quality_min=float(bp_q[0]),
+                        pieces=pieces,
+                    )
+                )
+            reqs.append(
+                _Request(
+                    index=r,
+                    home=int(c.req_home[r]),
+                    model=m,
+                    radio_s=float(c.radio_s_share[r]),
+                    max_delay_s=float(c.req_max_delay_s[r]),
+                    cloud_delay_s=float(c.cloud_delay_s[r]),
+                    cloud_gain=c.w_quality * float(c.req_cloud_quality[r])
+                    - c.w_cost * float(c.cloud_cost),
+                    edges=tuple(edges),
+                )
+            )
+        self.requests = tuple(reqs)
+        self.indices = np.array([q.index for q in reqs], np.int64)
+        homes = sorted({q.home for q in reqs})
+        self.groups = [[i for i, q in enumerate(reqs) if q.home == e] for e in homes]
+
+
+_SLOT_DATA: weakref.WeakKeyDictionary[CompiledCaching, list[SlotData | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def slot_data(c: CompiledCaching, global_slot: int) -> SlotData:
+    """The slot's request data, built on first use and kept with the compiled instance."""
+    table = _SLOT_DATA.get(c)
+    if table is None:
+        table = [None] * c.n_slots
+        _SLOT_DATA[c] = table
+    data = table[global_slot]
+    if data is None:
+        data = SlotData(c, global_slot)
+        table[global_slot] = data
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# The search
+
+
+class _Search:
+    """Depth-first branch-and-bound of one slot with a fixed cache."""
+
+    def __init__(self, data: SlotData, cache: np.ndarray) -> None:
+        self.data = data
+        reqs = data.requests
+        self.n = len(reqs)
+        # routes per request: -1 (cloud) then the caching servers (index into req.edges)
+        self.routes: list[list[int]] = []
+        for q in reqs:
+            allowed = [-1] + [k for k, opt in enumerate(q.edges) if cache[opt.server, q.model]]
+            self.routes.append(allowed)
+        self.best_value = -math.inf
+        self.best: tuple[list[int], list[int]] | None = None
+        self.best_lam: list[float] = [0.0] * self.n
+        self.nodes = 0
+
+    # --- exact value of a complete decision ------------------------------------------------
+
+    def exact(self, route: list[int], steps: list[int]) -> tuple[float, list[float], list[float]]:
+        """Utility of a complete decision with optimal shares: (value, shares, λ)."""
+        d = self.data
+        reqs = d.requests
+        value = 0.0
+        slack = [0.0] * self.n
+        for i, q in enumerate(reqs):
+            k = route[i]
+            if k < 0:
+                kappa = q.cloud_delay_s
+                value += q.cloud_gain - d.w_delay * kappa
+            else:
+                opt = q.edges[k]
+                s = steps[i]
+                kappa = opt.fixed_s + opt.per_step_s * s
+                value += (
+                    d.w_quality * _quality(opt, s)
+                    - d.w_cost * opt.cost_per_step * s
+                    - d.w_delay * kappa
+                )
+            slack[i] = q.max_delay_s - kappa
+        shares = [0.0] * self.n
+        lam = [0.0] * self.n
+        for group in d.groups:
+            b, v, lg = group_shares(
+                [reqs[i].radio_s for i in group], [slack[i] for i in group], d.w_delay, d.w_late
+            )
+            value += v
+            for j, i in enumerate(group):
+                shares[i] = b[j]
+                lam[i] = lg[j]
+        return value, shares, lam
+
+    def offer(self, route: list[int], steps: list[int]) -> float:
+        value, _, lam = self.exact(route, steps)
+        if value > self.best_value:
+            self.best_value = value
+            self.best = (list(route), list(steps))
+            self.best_lam = lam
+        return value
+
+    def tolerance(self) -> float:
+        return _ABS_TOL + _REL_TOL * abs(self.best_value) if self.best is not None else 0.0
+
+    # --- bounds ----------------------------------------------------------------------------
+
+    def dual_constant(self, lam: list[float]) -> float:
+        d = self.data
+        reqs = d.requests
+        total = 0.0
+        for group in d.groups:
+            total += late_dual_constant(
+                [reqs[i].radio_s for i in group], [lam[i] for i in group], d.w_delay, d.w_late
+            )
+        for i, q in enumerate(reqs):
+            total += d.w_late * lam[i] * q.max_delay_s
+        return total
+
+    def greedy_steps(
+        self,
+        route: list[int],
+        lam: list[float],
+        low: list[int],
+        high: list[int],
+    ) -> tuple[float, list[int]] | None:
+        """max Σ_r [gain − (w_d + w_l λ_r)·κ_r] over steps in [low, high] under each server's
+        capacity, for a complete route (None: the minimum steps do not fit)."""
+        d = self.data
+        reqs = d.requests
+        steps = [0] * self.n
+        value = 0.0
+        used: dict[int, int] = {}
+        pieces: dict[int, list[tuple[float, int, int]]] = {}
+        for i, q in enumerate(reqs):
+            k = route[i]
+            weight = d.w_delay + d.w_late * lam[i]
+            if k < 0:
+                value += q.cloud_gain - weight * q.cloud_delay_s
+                continue
+            opt = q.edges[k]
+            s0 = low[i]
+            steps[i] = s0
+            v = opt.server
+            used[v] = used.get(v, 0) + s0
+            value += (
+                d.w_quality * _quality(opt, s0)
+                - d.w_cost * opt.cost_per_step * s0
+                - weight * (opt.fixed_s + opt.per_step_s * s0)
+            )
+            per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+            hi = high[i]
+            for start, end, slope in opt.pieces:
+                a, b = max(start, s0), min(end, hi)
+                if b > a:
+                    marginal = d.w_quality * slope - per_step
+                    if marginal > 0:
+                        pieces.setdefault(v, []).append((marginal, b - a, i))
+        for v, s_used in used.items():
+            room = d.step_capacity[v] - s_used
+            if room < 0:
+                return None
+            items = pieces.get(v)
+            if not items:
+                continue
+            items.sort(reverse=True)
+            for marginal, length, i in items:
+                if room <= 0:
+                    break
+                take = length if length <= room else room
+                steps[i] += take
+                value += marginal * take
+                room -= take
+        return value, steps
+
+    def route_bound(self, route: list[int], depth: int, lam: list[float]) -> float:
+        """Bound for routes fixed on requests < depth: the fixed part with its capacities, the
+        rest at their best route alone (capacities ignored)."""
+        d = self.data
+        reqs = d.requests
+        partial = list(route)
+        low = [0] * self.n
+        high = [0] * self.n
+        for i in range(depth):
+            k = route[i]
+            if k >= 0:
+                opt = reqs[i].edges[k]
+                low[i], high[i] = opt.steps_min, opt.steps_max
+        for i in range(depth, self.n):
+            partial[i] = -1
+        result = self.greedy_steps(partial, lam, low, high)
+        if result is None:
+            return -math.inf
+        value = result[0]
+        for i in range(depth, self.n):
+            q = reqs[i]
+            weight = d.w_delay + d.w_late * lam[i]
+            cloud = q.cloud_gain - weight * q.cloud_delay_s
+            best = cloud
+            for k in self.routes[i][1:]:
+                best = max(best, _best_alone(d, q.edges[k], weight))
+            value += best - cloud
+        return value + self.dual_constant(lam)
+
+    # --- search ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        n = self.n
+        zero = [0.0] * n
+        # incumbent: every request at the cloud, then the λ = 0 greedy route
+        self.offer([-1] * n, [0] * n)
+        self._descend([-1] * n, 0, zero)
+
+    def _bound(self, route: list[int], depth: int) -> float:
+        bound = self.route_bound(route, depth, [0.0] * self.n)
+        if self.data.w_late > 0 and any(x > 0 for x in self.best_lam):
+            bound = min(bound, self.route_bound(route, depth, self.best_lam))
+        return bound
+
+    def _descend(self, route: list[int], depth: int, zero: list[float]) -> None:
+        self.nodes += 1
+        if depth == self.n:
+            self._solve_route(route)
+            return
+        # children ordered by the request's best value alone (best first)
+        d = self.data
+        q = d.requests[depth]
+        scored = []
+        for k in self.routes[depth]:
+            gain = (
+                q.cloud_gain - d.w_delay * q.cloud_delay_s
+                if k < 0
+                else _best_alone(d, q.edges[k], d.w_delay)
+            )
+            scored.append((gain, k))
+        scored.sort(reverse=True)
+        for _, k in scored:
+            route[depth] = k
+            if len(scored) > 1 or depth + 1 == self.n:
+                bound = self._bound(route, depth + 1)
+                if bound <= self.best_value + self.tolerance():
+                    continue
+            self._descend(route, depth + 1, zero)
+        route[depth] = -1
+
+    def _solve_route(self, route: list[int]) -> None:
+        reqs = self.data.requests
+        low = [0] * self.n
+        high = [0] * self.n
+        for i, k in enumerate(route):
+            if k >= 0:
+                low[i], high[i] = reqs[i].edges[k].steps_min, reqs[i].edges[k].steps_max
+        self._solve_box(route, low, high, 0)
+
+    def _solve_box(self, route: list[int], low: list[int], high: list[int], depth: int) -> None:
+        """Steps of a fixed route within the box [low, high]: bound, primal, split."""
+        self.nodes += 1
+        candidates = [[0.0] * self.n]
+        if self.data.w_late > 0 and any(x > 0 for x in self.best_lam):
+            candidates.append(self.best_lam)
+        bound = math.inf
+        maximiser: list[int] | None = None
+        for lam in candidates:
+            result = self.greedy_steps(route, lam, low, high)
+            if result is None:
+                return
+            value = result[0] + self.dual_constant(lam)
+            if value < bound:
+                bound, maximiser = value, result[1]
+        assert maximiser is not None
+        if bound <= self.best_value + self.tolerance():
+            return
+        # primal: the bound's maximiser, then the maximiser under its own λ (a few rounds)
+        steps = maximiser
+        local_best, local_steps = -math.inf, steps
+        for _ in range(4):
+            value, _, lam = self.exact(route, steps)
+            if value > self.best_value:
+                self.best_value = value
+                self.best = (list(route), list(steps))
+                self.best_lam = lam
+            if value > local_best:
+                local_best, local_steps = value, steps
+            result = self.greedy_steps(route, lam, low, high)
+            assert result is not None
+            bound = min(bound, result[0] + self.dual_constant(lam))
+            if bound <= self.best_value + self.tolerance():
+                return
+            if result[1] == steps:
+                break
+            steps = result[1]
+        # split on the request whose steps differ most between bound maximiser and best primal
+        gap_i, gap = -1, 0
+        for i in range(self.n):
+            diff = abs(maximiser[i] - local_steps[i])
+            if route[i] >= 0 and diff > gap:
+                gap_i, gap = i, diff
+        if gap_i < 0:
+            # the bound's maximiser is the local primal but the bound is not attained: split the
+            # widest box instead (terminates: boxes shrink to points, where bound = value)
+            widths = [high[i] - low[i] if route[i] >= 0 else -1 for i in range(self.n)]
+            gap_i = max(range(self.n), key=lambda i: widths[i])
+            if widths[gap_i] <= 0:
+                return
+            cut = (low[gap_i] + high[gap_i]) // 2
+        else:
+            cut = (maximiser[gap_i] + local_steps[gap_i]) // 2
+        left_high = list(high)
+        left_high[gap_i] = cut
+        right_low = list(low)
+        right_low[gap_i] = cut + 1
+        first, second = (left_high, low), (high, right_low)
+        if maximiser[gap_i] > cut:  # visit the side holding the bound's maximiser first
+            first, second = second, first
+        self._solve_box(route, first[1], first[0], depth + 1)
+        self._solve_box(route, second[1], second[0], depth + 1)
+
+
+def _quality(opt: _EdgeOption, s: int) -> float:
+    q = opt.quality_min
+    for start, end, slope in opt.pieces:
+        if s <= start:
+            break
+        q += slope * (min(s, end) - start)
+    return q
+
+
+def _best_alone(d: SlotData, opt: _EdgeOption, weight: float) -> float:
+    """max over steps of w_q·q − weight·κ − w_c·cost for one request at one server alone
+    (a breakpoint maximises the piecewise-linear concave function)."""
+    per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+    s = opt.steps_min
+    value = d.w_quality * opt.quality_min - per_step * s - weight * opt.fixed_s
+    best = value
+    for start, end, slope in opt.pieces:
+        value += (d.w_quality * slope - per_step) * (end - start)
+        best = max(best, value)
+    return best
+
+
+def allocate_slot(
+    c: CompiledCaching, global_slot: int, cache_of_frame: np.ndarray
+) -> SlotAllocation:
+    """The optimal routing, shares and steps of slot ``global_slot`` (= frame·slots_per_frame +
+    slot) given ``cache_of_frame`` (bool [servers, models], the caches of that slot's frame).
+
+    Exact to 1e-10 relative (see the module docstring); every returned decision is feasible.
+    """
+    data = slot_data(c, global_slot)
+    n = len(data.requests)
+    if n == 0:
+        empty = np.zeros(0)
+        return SlotAllocation(data.indices, np.zeros(0, np.int64), empty, empty, 0.0, 0)
+    search = _Search(data, np.asarray(cache_of_frame, bool))
+    search.run()
+    assert search.best is not None
+    route, steps = search.best
+    value, shares, _ = search.exact(route, steps)
+    server = np.array(
+        [-1 if k < 0 else data.requests[i].edges[k].server for i, k in enumerate(route)], np.int64
+    )
+    return SlotAllocation(
+        requests=data.indices,
+        server=server,
+        bandwidth=np.array(shares),
+        steps=np.array([s if k >= 0 else 0 for k, s in zip(route, steps, strict=True)], float),
+        value=value,
+        nodes=search.nodes,
+    )
+
+
+def slot_value_key(c: CompiledCaching, global_slot: int, cache_of_frame: np.ndarray) -> int:
+    """A key of the part of the cache that matters to the slot: for each request and server
+    that may serve it, whether that server caches its model (as bits). Slots with equal keys
+    have equal optimal allocations."""
+    data = slot_data(c, global_slot)
+    key = 0
+    bit = 1
+    for q in data.requests:
+        for opt in q.edges:
+            if cache_of_frame[opt.server, q.model]:
+                key |= bit
+            bit <<= 1
+    return key

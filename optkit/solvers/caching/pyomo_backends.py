@@ -1,0 +1,195 @@
+"""``scip``, ``gurobi`` and ``highs``: the Pyomo model of DESIGN §2.4 through outside solvers
+(the references ``bnb`` is measured against).
+
+Every backend runs with relative and absolute gap 0 (unless ``gap`` is given), feasibility and
+integrality tolerances 1e-9, one thread and a fixed seed; the returned binaries and steps are
+rounded, the shares re-optimised exactly with them fixed
+(:func:`optkit.solvers.caching.shares.group_shares`), and the solution scored by
+``optkit.evaluate``. SCIP's log is off unless ``verbose``: Pyomo's ``scip_direct`` reads it
+through a pipe while PySCIPOpt holds the GIL, and a long log deadlocks (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Any
+
+import numpy as np
+
+from optkit.errors import MethodRefused
+from optkit.instances.caching import CachingInstance
+from optkit.instances.solution import CachingSolution
+from optkit.models import caching as model_module
+from optkit.solvers.caching.allocation import slot_data
+from optkit.solvers.caching.shares import group_shares
+from optkit.solvers.registry import SolveOptions
+from optkit.solvers.result import Result, Status, finish
+
+#: Pyomo termination conditions → optkit status (with a solution; without one it is an error).
+_STATUS = {
+    "convergenceCriteriaSatisfied": Status.OPTIMAL,
+    "maxTimeLimit": Status.TIME_LIMIT,
+    "iterationLimit": Status.TIME_LIMIT,
+    "interrupted": Status.TIME_LIMIT,
+}
+
+
+def reoptimise_shares(instance: CachingInstance, solution: CachingSolution) -> CachingSolution:
+    """The same caches, routing and steps with every slot's shares re-optimised exactly."""
+    c = instance.compiled
+    decisions = solution.requests
+    server = np.array([-1 if d.at_cloud else int(d.server) for d in decisions], np.int64)
+    steps = np.array([0.0 if d.steps is None else float(d.steps) for d in decisions])
+    shares = np.array([d.bandwidth for d in decisions])
+    for g in range(c.n_slots):
+        data = slot_data(c, g)
+        slack = []
+        for q in data.requests:
+            v = int(server[q.index])
+            if v < 0:
+                kappa = q.cloud_delay_s
+            else:
+                opt = next((o for o in q.edges if o.server == v), None)
+                if opt is None:  # not a valid route: leave it for evaluate to report
+                    kappa = q.cloud_delay_s
+                else:
+                    kappa = opt.fixed_s + opt.per_step_s * steps[q.index]
+            slack.append(q.max_delay_s - kappa)
+        for group in data.groups:
+            b, _, _ = group_shares(
+                [data.requests[i].radio_s for i in group],
+                [slack[i] for i in group],
+                c.w_delay,
+                c.w_late,
+            )
+            for j, i in enumerate(group):
+                shares[data.requests[i].index] = b[j]
+    cache = [[list(row) for row in frame] for frame in solution.cache]
+    return CachingSolution.from_arrays(
+        solution.instance, solution.method, cache, server, shares, steps
+    )
+
+
+def _run(
+    instance: CachingInstance,
+    options: SolveOptions,
+    method: str,
+    solver_name: str,
+    solver_options: dict[str, Any],
+) -> Result:
+    from pyomo.contrib.solver.common.factory import SolverFactory
+
+    start = time.perf_counter()
+    model = model_module.build(instance)
+    solver = SolverFactory(solver_name)
+    kwargs: dict[str, Any] = {
+        "load_solutions": False,
+        "raise_exception_on_nonoptimal_result": False,
+        "tee": options.verbose,
+        "threads": options.threads,
+        "rel_gap": 0.0 if options.gap is None else options.gap,
+        "abs_gap": 0.0 if options.gap is None else None,
+        "solver_options": solver_options,
+    }
+    if options.time_limit is not None:
+        kwargs["time_limit"] = options.time_limit
+    results = solver.solve(model, **{k: v for k, v in kwargs.items() if v is not None})
+    condition = results.termination_condition.name
+    status = _STATUS.get(condition, Status.ERROR)
+    if status is Status.OPTIMAL and options.gap is not None:
+        status = Status.GAP_LIMIT
+    bound = results.objective_bound
+    try:  # SCIP reports its node count here; other backends may not
+        nodes: int | None = int(results.extra_info["NNodes"])
+    except (KeyError, TypeError, ValueError):
+        nodes = None
+    solution = None
+    if results.solution_status.name in ("optimal", "feasible"):
+        results.solution_loader.load_vars()
+        solution = reoptimise_shares(instance, model_module.extract(instance, model, method))
+    elif status is not Status.ERROR:
+        status = Status.TIME_LIMIT
+    if solution is None and status is Status.ERROR:
+        return finish(
+            instance,
+            method,
+            Status.ERROR,
+            wall_time_s=time.perf_counter() - start,
+            seed=options.seed,
+            message=f"{method}: solver ended with {condition} and no solution",
+        )
+    return finish(
+        instance,
+        method,
+        status,
+        solution=solution,
+        bound=None if bound is None else float(bound),
+        wall_time_s=time.perf_counter() - start,
+        nodes=nodes,
+        seed=options.seed,
+        log=tuple((results.solver_log or "").splitlines()) if options.verbose else (),
+    )
+
+
+def scip(instance: CachingInstance, options: SolveOptions) -> Result:
+    """The Pyomo model through SCIP (``scip_direct``), the outside reference."""
+    return _run(
+        instance,
+        options,
+        "scip",
+        "scip_direct",
+        {
+            "numerics/feastol": 1e-9,
+            "display/verblevel": 4 if options.verbose else 0,
+            "randomization/randomseedshift": options.seed,
+            "parallel/maxnthreads": options.threads,
+        },
+    )
+
+
+def gurobi(instance: CachingInstance, options: SolveOptions) -> Result:
+    """The Pyomo model through Gurobi (``gurobi_direct``), when gurobipy is installed."""
+    if importlib.util.find_spec("gurobipy") is None:
+        raise MethodRefused(
+            "gurobi: gurobipy is not installed (pip install gurobipy and a licence)"
+        )
+    try:
+        return _run(
+            instance,
+            options,
+            "gurobi",
+            "gurobi_direct",
+            {
+                "FeasibilityTol": 1e-9,
+                "IntFeasTol": 1e-9,
+                "Seed": options.seed,
+                "OutputFlag": int(options.verbose),
+                "NonConvex": 2,
+            },
+        )
+    except Exception as exc:  # licence limits surface as solver errors
+        if "size-limited" in str(exc) or "licen" in str(exc).lower():
+            raise MethodRefused(
+                f"gurobi: the model is too large for this licence ({exc})"
+            ) from None
+        raise
+
+
+def highs(instance: CachingInstance, options: SolveOptions) -> Result:
+    """The Pyomo model through HiGHS, only when the program is linear (w_d = w_l = 0)."""
+    reason = model_module.nonlinear_reason(instance)
+    if reason is not None:
+        raise MethodRefused(f"highs: the program of {instance.name} is not linear: {reason}")
+    return _run(
+        instance,
+        options,
+        "highs",
+        "highs",
+        {
+            "primal_feasibility_tolerance": 1e-9,
+            "mip_feasibility_tolerance": 1e-9,
+            "random_seed": options.seed,
+            "output_flag": options.verbose,
+        },
+    )

@@ -1,0 +1,108 @@
+"""``relax``: the convex continuous relaxation of DESIGN §2.4 (cvxpy + Clarabel), an upper bound.
+
+Integrality dropped everywhere (caches, routing, steps); the perspective forms keep it convex:
+steps_min·y ≤ s ≤ steps_max·y, quality q ≤ a_j s + c_j y per linear piece, generation delay
+(g s + θ y)/σ, and the radio delay a_r/b_r (cvxpy's ``inv_pos``). Status ``bound_only``: no
+solution, the optimal value of the relaxation as the bound.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from optkit.errors import MethodRefused
+from optkit.instances.caching import CachingInstance
+from optkit.solvers.registry import SolveOptions
+from optkit.solvers.result import Result, Status, finish
+
+
+def relaxation_bound(instance: CachingInstance, time_limit: float | None = None) -> float:
+    """The optimal value of the continuous relaxation (an upper bound on the optimum)."""
+    import cvxpy as cp
+
+    c = instance.compiled
+    T, E, M, R = c.frames, c.n_servers, c.n_models, c.n_requests
+    rows, cols = np.nonzero(c.allowed)  # pairs (r, v)
+    P = len(rows)
+    model = c.req_model[rows]
+
+    x = cp.Variable((T * E, M), nonneg=True)  # row t·E + e
+    loaded = cp.Variable((T * E, M), nonneg=True)
+    y = cp.Variable(P, nonneg=True)
+    yc = cp.Variable(R, nonneg=True)
+    s = cp.Variable(P, nonneg=True)
+    q = cp.Variable(P)
+    b = cp.Variable(R, nonneg=True)
+    late = cp.Variable(R, nonneg=True)
+
+    cons = [x <= 1, y <= 1, yc <= 1, b <= 1]
+    cons.append(x @ c.size_gb <= np.tile(c.storage_gb, T))
+    previous = np.vstack([c.initial_cache.astype(float), np.zeros(((T - 1) * E, M))]) if T else None
+    if T > 1:
+        shift = sp.eye(T * E, k=-E, format="csr")  # row i takes row i − E (the previous frame)
+        cons.append(loaded >= x - shift @ x - previous)
+    else:
+        cons.append(loaded >= x - previous)
+    pick_request = sp.csr_matrix((np.ones(P), (rows, np.arange(P))), shape=(R, P))
+    cons.append(pick_request @ y + yc == 1)
+    # y[r,v] ≤ x[m_r, v, t_r]: select x entries
+    x_index = (c.req_frame[rows] * E + cols) * M + model
+    cons.append(y <= cp.reshape(x, (T * E * M,), order="C")[x_index])
+    cons.append(cp.multiply(c.steps_min[model], y) <= s)
+    cons.append(s <= cp.multiply(c.steps_max[model], y))
+    for j in range(c.piece_slope.shape[1]):
+        cons.append(
+            q
+            <= cp.multiply(c.piece_slope[model, j], s) + cp.multiply(c.piece_intercept[model, j], y)
+        )
+    n_keys = c.n_slots * E
+    home_key = c.req_global_slot * E + c.req_home
+    share_sum = sp.csr_matrix((np.ones(R), (home_key, np.arange(R))), shape=(n_keys, R))
+    cons.append(share_sum @ b <= 1)
+    served_key = c.req_global_slot[rows] * E + cols
+    step_sum = sp.csr_matrix((np.ones(P), (served_key, np.arange(P))), shape=(n_keys, P))
+    cons.append(step_sum @ s <= np.tile(c.step_capacity, c.n_slots))
+
+    inv_speed = 1.0 / c.speed[cols]
+    edge_delay = pick_request @ (
+        cp.multiply(c.transfer_s[rows, cols] + c.overhead_s[model] * inv_speed, y)
+        + cp.multiply(c.seconds_per_step[model] * inv_speed, s)
+    )
+    radio = cp.multiply(c.radio_s_share, cp.inv_pos(b)) if R else 0
+    delay = radio + edge_delay + cp.multiply(c.cloud_delay_s, yc)
+    if c.w_late > 0:
+        cons.append(late >= delay - c.req_max_delay_s)
+    quality = pick_request @ q + cp.multiply(c.req_cloud_quality, yc)
+    cost = pick_request @ cp.multiply(c.cost_per_step[cols], s) + c.cloud_cost * yc
+    utility = (
+        c.w_quality * cp.sum(quality)
+        - c.w_delay * cp.sum(delay)
+        - c.w_cost * cp.sum(cost)
+        - c.w_late * cp.sum(late)
+    )
+    switch = c.w_switch * cp.sum(loaded @ c.size_gb)
+    problem = cp.Problem(cp.Maximize(utility - switch), cons)
+    settings: dict[str, float] = {}
+    if time_limit is not None:
+        settings["time_limit"] = time_limit
+    problem.solve(solver=cp.CLARABEL, **settings)
+    if problem.status not in ("optimal", "optimal_inaccurate"):
+        raise MethodRefused(f"relax: Clarabel ended with status {problem.status}")
+    return float(problem.value)
+
+
+def solve(instance: CachingInstance, options: SolveOptions) -> Result:
+    """The continuous relaxation's value as a bound (status ``bound_only``)."""
+    start = time.perf_counter()
+    bound = relaxation_bound(instance, options.time_limit)
+    return finish(
+        instance,
+        "relax",
+        Status.BOUND_ONLY,
+        bound=bound,
+        wall_time_s=time.perf_counter() - start,
+        seed=options.seed,
+    )
