@@ -36,6 +36,8 @@ from optkit.solvers.caching.shares import group_shares, late_dual_constant
 # exact methods must agree, so a whole instance's sum stays within it).
 _REL_TOL = 1e-10
 _ABS_TOL = 1e-11
+# Set packings tried (λ = 0, then the late multipliers of the last solution) before the search.
+_PACKING_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -463,6 +465,189 @@ def _best_alone(d: SlotData, opt: _EdgeOption, weight: float) -> float:
     return best
 
 
+# --------------------------------------------------------------------------------------------
+# Fast path: set packing at λ = 0
+
+
+def _greedy(
+    d: SlotData, chosen: list[tuple[int, int]], capacity: int, lam: list[float]
+) -> tuple[float, list[int]] | None:
+    """Gain over the cloud (late multipliers ``lam``) of serving exactly ``chosen`` ((position,
+    option index) pairs) at one server, steps greedy under ``capacity`` (exact for a fixed
+    set: each gain is concave in the steps above steps_min); None if steps_min do not fit."""
+    room = capacity
+    value = 0.0
+    steps = []
+    pieces: list[tuple[float, int, int]] = []
+    for j, (i, k) in enumerate(chosen):
+        q = d.requests[i]
+        opt = q.edges[k]
+        weight = d.w_delay + d.w_late * lam[i]
+        per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+        s = opt.steps_min
+        room -= s
+        steps.append(s)
+        value += (
+            d.w_quality * opt.quality_min
+            - per_step * s
+            - weight * opt.fixed_s
+            - (q.cloud_gain - weight * q.cloud_delay_s)
+        )
+        for start, end, slope in opt.pieces:
+            marginal = d.w_quality * slope - per_step
+            if marginal > 0:
+                pieces.append((marginal, end - start, j))
+    if room < 0:
+        return None
+    pieces.sort(key=lambda x: -x[0])
+    for marginal, length, j in pieces:
+        if room <= 0:
+            break
+        take = length if length <= room else room
+        steps[j] += take
+        value += marginal * take
+        room -= take
+    return value, steps
+
+
+def _server_sets(
+    d: SlotData, v: int, options: list[tuple[int, int]], lam: list[float]
+) -> list[tuple[float, int, tuple[tuple[int, int], ...]]]:
+    """Every set Q of ``options`` whose steps_min fit server v's capacity, as (G(Q), bitmask of
+    request positions, Q), G descending (the empty set included, G = 0)."""
+    rows: list[tuple[float, int, tuple[tuple[int, int], ...]]] = [(0.0, 0, ())]
+    capacity = d.step_capacity[v]
+    chosen: list[tuple[int, int]] = []
+
+    def extend(start: int, used: int, mask: int) -> None:
+        for j in range(start, len(options)):
+            i, k = options[j]
+            smin = d.requests[i].edges[k].steps_min
+            if used + smin > capacity:
+                continue
+            chosen.append((i, k))
+            result = _greedy(d, chosen, capacity, lam)
+            assert result is not None
+            rows.append((result[0], mask | 1 << i, tuple(chosen)))
+            extend(j + 1, used + smin, mask | 1 << i)
+            chosen.pop()
+
+    extend(0, 0, 0)
+    rows.sort(key=lambda row: -row[0])
+    return rows
+
+
+def _pack(d: SlotData, cache: np.ndarray, lam: list[float]) -> tuple[float, list[int], list[int]]:
+    """The best set packing for late multipliers ``lam``: each server serves a set Q of the
+    requests whose model it caches, the sets disjoint, worth Σ G(Q) + the slot's all-cloud
+    constant. An upper bound of the slot's value (Lagrangian duality on the late penalty),
+    attained when nobody is late at its shares and λ = 0. Returns (bound, route, steps) with
+    route[i] an index into requests[i].edges or −1 (cloud)."""
+    reqs = d.requests
+    constant = 0.0
+    for i, q in enumerate(reqs):
+        weight = d.w_delay + d.w_late * lam[i]
+        constant += q.cloud_gain - weight * q.cloud_delay_s + d.w_late * lam[i] * q.max_delay_s
+    for group in d.groups:
+        constant += late_dual_constant(
+            [reqs[i].radio_s for i in group], [lam[i] for i in group], d.w_delay, d.w_late
+        )
+    zero = not any(lam)
+    memo: dict[
+        tuple[int, tuple[tuple[int, int], ...]],
+        list[tuple[float, int, tuple[tuple[int, int], ...]]],
+    ]
+    memo = d.__dict__.setdefault("_packing", {})
+    per_server = d.__dict__.get("_packing_options")
+    if per_server is None:
+        # per server: (position, option index, model, worth serving there at λ = 0)
+        per_server = {}
+        for i, q in enumerate(reqs):
+            cloud = q.cloud_gain - d.w_delay * q.cloud_delay_s
+            for k, opt in enumerate(q.edges):
+                per_server.setdefault(opt.server, []).append(
+                    (i, k, q.model, _best_alone(d, opt, d.w_delay) > cloud)
+                )
+        d.__dict__["_packing_options"] = per_server
+    lists = []
+    for v in sorted(per_server):
+        options = []
+        for i, k, m, positive in per_server[v]:
+            if not cache[v, m]:
+                continue
+            if not zero:
+                q = reqs[i]
+                weight = d.w_delay + d.w_late * lam[i]
+                positive = _best_alone(d, q.edges[k], weight) > (
+                    q.cloud_gain - weight * q.cloud_delay_s
+                )
+            if positive:
+                options.append((i, k))  # else never better than the cloud here
+        key = (v, tuple(options))
+        rows = memo.get(key) if zero else None
+        if rows is None:
+            rows = _server_sets(d, v, options, lam)
+            if zero:
+                memo[key] = rows
+        lists.append((v, rows))
+    n = len(lists)
+    rest = [0.0] * (n + 1)
+    for j in range(n - 1, -1, -1):
+        rest[j] = rest[j + 1] + lists[j][1][0][0]
+    best_value = -math.inf
+    best_pick: list[int] = []
+    pick = [0] * n
+
+    def dfs(j: int, used: int, value: float) -> None:
+        nonlocal best_value, best_pick
+        if j == n:
+            if value > best_value:
+                best_value, best_pick = value, list(pick)
+            return
+        for idx, (g, mask, _) in enumerate(lists[j][1]):
+            if value + g + rest[j + 1] <= best_value:
+                break  # sorted: nothing further in this list does better
+            if mask & used:
+                continue
+            pick[j] = idx
+            dfs(j + 1, used | mask, value + g)
+
+    dfs(0, 0, 0.0)
+    route = [-1] * len(reqs)
+    steps = [0] * len(reqs)
+    for (v, rows), idx in zip(lists, best_pick, strict=True):
+        chosen = list(rows[idx][2])
+        if chosen:
+            result = _greedy(d, chosen, d.step_capacity[v], lam)
+            assert result is not None
+            for (i, k), s_i in zip(chosen, result[1], strict=True):
+                route[i], steps[i] = k, s_i
+    return constant + best_value, route, steps
+
+
+def _late_subgradient(
+    d: SlotData, route: list[int], steps: list[int], lam: list[float]
+) -> list[float]:
+    """A subgradient in λ of the packing bound at its maximiser: w_l·(D_r − delay_r) with the
+    delay at the λ-weighted shares (Danskin)."""
+    reqs = d.requests
+    grad = [0.0] * len(reqs)
+    for group in d.groups:
+        roots = [math.sqrt((d.w_delay + d.w_late * lam[i]) * reqs[i].radio_s) for i in group]
+        total = sum(roots)
+        for i, root in zip(group, roots, strict=True):
+            q = reqs[i]
+            radio = 0.0 if q.radio_s <= 0 or root <= 0 else q.radio_s * total / root
+            k = route[i]
+            if k < 0:
+                kappa = q.cloud_delay_s
+            else:
+                opt = q.edges[k]
+                kappa = opt.fixed_s + opt.per_step_s * steps[i]
+            grad[i] = d.w_late * (q.max_delay_s - radio - kappa)
+    return grad
+
+
 def allocate_slot(
     c: CompiledCaching, global_slot: int, cache_of_frame: np.ndarray
 ) -> SlotAllocation:
@@ -476,8 +661,40 @@ def allocate_slot(
     if n == 0:
         empty = np.zeros(0)
         return SlotAllocation(data.indices, np.zeros(0, np.int64), empty, empty, 0.0, 0)
-    search = _Search(data, np.asarray(cache_of_frame, bool))
-    search.run()
+    cache = np.asarray(cache_of_frame, bool)
+    search = _Search(data, cache)
+    # fast path: set packings for late multipliers λ, an upper bound each: λ = 0, the exact
+    # multipliers of the best solution so far (they certify it when it is optimal and the
+    # bound has no duality gap there), else a projected subgradient step from the best λ
+    lam = [0.0] * n
+    tried: list[list[float]] = []
+    bound, bound_lam, bound_grad = math.inf, lam, [0.0] * n
+    for _ in range(_PACKING_ROUNDS):
+        tried.append(lam)
+        value, route, steps = _pack(data, cache, lam)
+        search.offer(route, steps)
+        if value < bound:
+            bound, bound_lam = value, lam
+            bound_grad = _late_subgradient(data, route, steps, lam)
+        if bound - search.best_value <= search.tolerance() or data.w_late <= 0:
+            break
+        if search.best_lam not in tried:
+            lam = list(search.best_lam)
+            continue
+        # projected: components that would leave [0, 1] do not move
+        grad = [
+            0.0 if (x <= 0 and g > 0) or (x >= 1 and g < 0) else g
+            for x, g in zip(bound_lam, bound_grad, strict=True)
+        ]
+        norm = sum(g * g for g in grad)
+        if norm <= 0:
+            break
+        step = (bound - search.best_value) / norm
+        lam = [min(1.0, max(0.0, x - step * g)) for x, g in zip(bound_lam, grad, strict=True)]
+        if lam in tried:
+            break
+    if search.best_value < bound - search.tolerance():
+        search.run()  # the packings do not close the gap: the full search decides
     assert search.best is not None
     route, steps = search.best
     value, shares, _ = search.exact(route, steps)
