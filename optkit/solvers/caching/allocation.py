@@ -172,6 +172,9 @@ class _Search:
 
     def __init__(self, data: SlotData, cache: np.ndarray) -> None:
         self.data = data
+        self.cache = cache
+        self.memo: dict[tuple[object, ...], _Rows] = {}
+        self.packing_failed = False
         reqs = data.requests
         self.n = len(reqs)
         # routes per request: -1 (cloud) then the caching servers (index into req.edges)
@@ -339,9 +342,28 @@ class _Search:
         self._descend([-1] * n, 0, zero)
 
     def _bound(self, route: list[int], depth: int) -> float:
-        bound = self.route_bound(route, depth, [0.0] * self.n)
+        """min over λ ∈ {0, the best solution's multipliers} of the set packing with the
+        routes of requests < depth fixed; each packing's solution is offered."""
+        bound = math.inf
+        lams = [[0.0] * self.n]
         if self.data.w_late > 0 and any(x > 0 for x in self.best_lam):
-            bound = min(bound, self.route_bound(route, depth, self.best_lam))
+            lams.append(self.best_lam)
+        for lam in lams:
+            packing = (
+                None
+                if self.packing_failed
+                else _pack(self.data, self.cache, lam, route, depth, self.memo)
+            )
+            if packing is None:  # too large: the weaker bound from now on
+                self.packing_failed = True
+                value = self.route_bound(route, depth, lam)
+            else:
+                value, packed, steps = packing
+                if packed:
+                    self.offer(packed, steps)
+            bound = min(bound, value)
+            if bound <= self.best_value + self.tolerance():
+                break
         return bound
 
     def _descend(self, route: list[int], depth: int, zero: list[float]) -> None:
@@ -537,12 +559,46 @@ def _server_sets(
     return rows
 
 
-def _pack(d: SlotData, cache: np.ndarray, lam: list[float]) -> tuple[float, list[int], list[int]]:
+_Rows = list[tuple[float, int, tuple[tuple[int, int], ...]]]
+
+#: Set packing is used while every server has at most this many sets Q to list (a server that
+#: may serve many requests at once, as t2drl's large preset, keeps the greedy-bound search)
+#: and its search needs at most this many nodes.
+MAX_PACKING_SETS = 2_000
+MAX_PACKING_NODES = 5_000
+
+
+class _TooLarge(Exception):
+    """A set packing beyond the limits above."""
+
+
+def _count_subsets(smin: list[int], capacity: int) -> int:
+    """Subsets of items with sizes ``smin`` that fit ``capacity`` (counting DP)."""
+    ways = [0] * (capacity + 1)
+    ways[0] = 1
+    for size in smin:
+        for used in range(capacity, size - 1, -1):
+            ways[used] += ways[used - size]
+    return sum(ways)
+
+
+def _pack(
+    d: SlotData,
+    cache: np.ndarray,
+    lam: list[float],
+    route: list[int] | None = None,
+    depth: int = 0,
+    memo: dict[tuple[object, ...], _Rows] | None = None,
+) -> tuple[float, list[int], list[int]] | None:
     """The best set packing for late multipliers ``lam``: each server serves a set Q of the
     requests whose model it caches, the sets disjoint, worth Σ G(Q) + the slot's all-cloud
-    constant. An upper bound of the slot's value (Lagrangian duality on the late penalty),
-    attained when nobody is late at its shares and λ = 0. Returns (bound, route, steps) with
-    route[i] an index into requests[i].edges or −1 (cloud)."""
+    constant; requests < ``depth`` keep their ``route`` (an index into requests[i].edges, or
+    −1 for the cloud). An upper bound of the slot's value under those routes (Lagrangian
+    duality on the late penalty), attained when nobody is late at its shares and λ = 0.
+    Returns (bound, route, steps); −inf when the fixed routes do not fit; None when some
+    server has more than :data:`MAX_PACKING_SETS` sets Q to list or the packing search more
+    than :data:`MAX_PACKING_NODES` nodes. Sets Q are memoised on the
+    slot for λ = 0 and in ``memo`` otherwise."""
     reqs = d.requests
     constant = 0.0
     for i, q in enumerate(reqs):
@@ -553,11 +609,10 @@ def _pack(d: SlotData, cache: np.ndarray, lam: list[float]) -> tuple[float, list
             [reqs[i].radio_s for i in group], [lam[i] for i in group], d.w_delay, d.w_late
         )
     zero = not any(lam)
-    memo: dict[
-        tuple[int, tuple[tuple[int, int], ...]],
-        list[tuple[float, int, tuple[tuple[int, int], ...]]],
-    ]
-    memo = d.__dict__.setdefault("_packing", {})
+    if zero:
+        memo = d.__dict__.setdefault("_packing", {})
+    elif memo is None:
+        memo = {}
     per_server = d.__dict__.get("_packing_options")
     if per_server is None:
         # per server: (position, option index, model, worth serving there at λ = 0)
@@ -572,9 +627,18 @@ def _pack(d: SlotData, cache: np.ndarray, lam: list[float]) -> tuple[float, list
     lists = []
     for v in sorted(per_server):
         options = []
+        required = forbidden = 0
         for i, k, m, positive in per_server[v]:
             if not cache[v, m]:
                 continue
+            if i < depth:
+                assert route is not None
+                if route[i] != k:
+                    forbidden |= 1 << i  # fixed elsewhere (still listed: stable memo keys)
+                else:
+                    required |= 1 << i  # fixed here, worth it or not
+                    options.append((i, k))
+                    continue
             if not zero:
                 q = reqs[i]
                 weight = d.w_delay + d.w_late * lam[i]
@@ -583,37 +647,61 @@ def _pack(d: SlotData, cache: np.ndarray, lam: list[float]) -> tuple[float, list
                 )
             if positive:
                 options.append((i, k))  # else never better than the cloud here
-        key = (v, tuple(options))
-        rows = memo.get(key) if zero else None
+        options.sort()
+        key: tuple[object, ...] = (v, tuple(options), None if zero else tuple(lam))
+        rows = memo.get(key)
         if rows is None:
+            smin = [reqs[i].edges[k].steps_min for i, k in options]
+            if _count_subsets(smin, d.step_capacity[v]) > MAX_PACKING_SETS:
+                return None
             rows = _server_sets(d, v, options, lam)
-            if zero:
-                memo[key] = rows
+            memo[key] = rows
+        if required or forbidden:
+            rows = [r for r in rows if r[1] & required == required and not r[1] & forbidden]
+            if not rows:
+                return -math.inf, [], []
         lists.append((v, rows))
+    # servers with the fewest sets first; depth-first over their sets, G descending, bounded
+    # by each later server's best set disjoint from the requests already served
+    lists.sort(key=lambda item: len(item[1]))
     n = len(lists)
-    rest = [0.0] * (n + 1)
-    for j in range(n - 1, -1, -1):
-        rest[j] = rest[j + 1] + lists[j][1][0][0]
     best_value = -math.inf
     best_pick: list[int] = []
     pick = [0] * n
 
+    def best_disjoint(j: int, used: int) -> float:
+        for g, mask, _ in lists[j][1]:
+            if not mask & used:
+                return g
+        return -math.inf
+
+    budget = [MAX_PACKING_NODES]
+
     def dfs(j: int, used: int, value: float) -> None:
         nonlocal best_value, best_pick
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge
         if j == n:
             if value > best_value:
                 best_value, best_pick = value, list(pick)
             return
+        rest = sum(best_disjoint(j2, used) for j2 in range(j + 1, n))
         for idx, (g, mask, _) in enumerate(lists[j][1]):
-            if value + g + rest[j + 1] <= best_value:
+            if value + g + rest <= best_value:
                 break  # sorted: nothing further in this list does better
             if mask & used:
                 continue
             pick[j] = idx
             dfs(j + 1, used | mask, value + g)
 
-    dfs(0, 0, 0.0)
-    route = [-1] * len(reqs)
+    try:
+        dfs(0, 0, 0.0)
+    except _TooLarge:
+        return None
+    if not math.isfinite(best_value):
+        return -math.inf, [], []
+    packed = [-1] * len(reqs)
     steps = [0] * len(reqs)
     for (v, rows), idx in zip(lists, best_pick, strict=True):
         chosen = list(rows[idx][2])
@@ -621,8 +709,8 @@ def _pack(d: SlotData, cache: np.ndarray, lam: list[float]) -> tuple[float, list
             result = _greedy(d, chosen, d.step_capacity[v], lam)
             assert result is not None
             for (i, k), s_i in zip(chosen, result[1], strict=True):
-                route[i], steps[i] = k, s_i
-    return constant + best_value, route, steps
+                packed[i], steps[i] = k, s_i
+    return constant + best_value, packed, steps
 
 
 def _late_subgradient(
@@ -663,15 +751,23 @@ def allocate_slot(
         return SlotAllocation(data.indices, np.zeros(0, np.int64), empty, empty, 0.0, 0)
     cache = np.asarray(cache_of_frame, bool)
     search = _Search(data, cache)
+    servers = {opt.server for q in data.requests for opt in q.edges if cache[opt.server, q.model]}
+    if len(servers) < 2:
+        # one server: no coordination to find; the search with greedy bounds is fast
+        search.packing_failed = True
     # fast path: set packings for late multipliers λ, an upper bound each: λ = 0, the exact
     # multipliers of the best solution so far (they certify it when it is optimal and the
     # bound has no duality gap there), else a projected subgradient step from the best λ
     lam = [0.0] * n
     tried: list[list[float]] = []
     bound, bound_lam, bound_grad = math.inf, lam, [0.0] * n
-    for _ in range(_PACKING_ROUNDS):
+    for _ in range(0 if search.packing_failed else _PACKING_ROUNDS):
         tried.append(lam)
-        value, route, steps = _pack(data, cache, lam)
+        packing = _pack(data, cache, lam, memo=search.memo)
+        if packing is None:
+            search.packing_failed = True
+            break  # too large: the search alone
+        value, route, steps = packing
         search.offer(route, steps)
         if value < bound:
             bound, bound_lam = value, lam

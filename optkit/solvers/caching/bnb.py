@@ -259,39 +259,41 @@ class _Solver:
 
     def tighten(
         self,
-        value_of: Callable[[np.ndarray], tuple[float, np.ndarray]],
+        bound: FrameBound,
+        fixed: list[int | None],
+        variants: list[Variant],
         pi: np.ndarray,
         target: float,
         steps: int,
-    ) -> tuple[float, np.ndarray]:
-        """Subgradient steps on π from ``pi``: Polyak steps towards ``target`` (or a little
-        below the best bound when it is −inf), the factor halved after three steps without
-        progress; ``value_of(π)`` gives the bound and a subgradient. Returns the best bound
-        seen and its π; stops once it is below ``target``."""
-        best, grad = value_of(pi)
+    ) -> tuple[NodeBound, np.ndarray]:
+        """Subgradient steps on π from ``pi`` for a node (``fixed`` classes): Polyak steps
+        towards ``target`` (or a little below the best bound when it is −inf), the factor
+        halved after three steps without progress. Returns the best bound seen and its π;
+        stops once it is below ``target``."""
+        best = node = evaluate(bound, pi, fixed, variants)
         best_pi = current = pi
-        value = best
         alpha, stall = 1.0, 0
         for _ in range(steps):
-            if best < target:
+            if best.value < target:
                 break
-            norm = float(grad @ grad)
+            norm = float(node.grad @ node.grad)
             if norm <= 0:
                 break  # π is optimal here
-            aim = target if math.isfinite(target) else best - max(1e-3, 1e-2 * abs(best))
-            nxt = np.maximum(current - alpha * (value - aim) / norm * grad, 0.0)
+            aim = (
+                target if math.isfinite(target) else best.value - max(1e-3, 1e-2 * abs(best.value))
+            )
+            nxt = np.maximum(current - alpha * (node.value - aim) / norm * node.grad, 0.0)
             if np.array_equal(nxt, current):
                 break
             current = nxt
-            value, grad = value_of(current)
-            if value < best - 1e-12 * max(1.0, abs(best)):
-                best, best_pi, stall = value, current, 0
+            node = evaluate(bound, current, fixed, variants)
+            if node.value < best.value - 1e-12 * max(1.0, abs(best.value)):
+                best, best_pi, stall = node, current, 0
             else:
                 stall += 1
                 if stall >= 3:
                     alpha, stall = alpha / 2, 0
-                    current = best_pi
-                    value, grad = value_of(best_pi)
+                    current, node = best_pi, best
                     if alpha < 1e-3:
                         break
         return best, best_pi
@@ -310,15 +312,9 @@ class _Solver:
         nodes: list[NodeBound] = []
         new_pis = list(pis)
         for i, bound in enumerate(fr.bounds):
-
-            def value_of(pi: np.ndarray, bound: FrameBound = bound) -> tuple[float, np.ndarray]:
-                node = evaluate(bound, pi, fixed, variants)
-                return node.value, node.grad
-
-            best, pi = self.tighten(value_of, pis[i], target, NODE_STEPS)
-            new_pis[i] = pi
-            nodes.append(evaluate(bound, pi, fixed, variants))
-            value = min(value, best)
+            node, new_pis[i] = self.tighten(bound, fixed, variants, pis[i], target, NODE_STEPS)
+            nodes.append(node)
+            value = min(value, node.value)
             if value < target:
                 break
         return value, nodes, new_pis
@@ -350,17 +346,15 @@ class _Solver:
             fr.bounds = [FrameBound(fr.tables, lam) for lam in lams]
             fr.root_pi = [np.zeros(fr.tables.n) for _ in lams]
             target = self.frame_value(t, self.classes_of(t, self.best_path[t]))
-            best_i, best_value = 0, math.inf
+            best_i, best_node = 0, None
             for i, bound in enumerate(fr.bounds):
-
-                def value_of(pi: np.ndarray, bound: FrameBound = bound) -> tuple[float, np.ndarray]:
-                    node = evaluate(bound, pi, free, frame_only)
-                    return node.value, node.grad
-
-                value, fr.root_pi[i] = self.tighten(value_of, fr.root_pi[i], target, ROOT_STEPS)
-                if value < best_value:
-                    best_i, best_value = i, value
-            node = evaluate(fr.bounds[best_i], fr.root_pi[best_i], free, frame_only)
+                node, fr.root_pi[i] = self.tighten(
+                    bound, free, frame_only, fr.root_pi[i], target, ROOT_STEPS
+                )
+                if best_node is None or node.value < best_node.value:
+                    best_i, best_node = i, node
+            assert best_node is not None
+            node = best_node
             fr.root_value = node.value
             fr.root_rows = node.rows[0]
             fr.root_constant = fr.bounds[best_i].constant + float(fr.root_pi[best_i].sum())
