@@ -45,7 +45,7 @@ from optkit.errors import MethodRefused
 from optkit.instances.caching import CachingInstance
 from optkit.instances.compiled import CompiledCaching
 from optkit.solvers.caching.allocation import slot_data
-from optkit.solvers.caching.bounds import late_multipliers, server_sets
+from optkit.solvers.caching.bounds import bandwidth_prices, late_multipliers, server_sets
 from optkit.solvers.caching.lagrange import (
     FrameBound,
     FrameTables,
@@ -319,31 +319,34 @@ class _Solver:
                 break
         return value, nodes, new_pis
 
-    def lambdas(self) -> list[np.ndarray]:
-        """Late multipliers: 0, and those of the incumbent's slots when somebody is late."""
+    def multipliers(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(λ, ν) of the bounds used: late multipliers 0 (exact whoever serves, as long as
+        nobody is late) and, when somebody is late in the incumbent, the bandwidth prices of
+        the incumbent's slots (exact for its routing; a price moves little between routings,
+        unlike a late multiplier, which is 0 or 1 by routing)."""
         c = self.c
-        out = [np.zeros(c.n_requests)]
+        zero = np.zeros(c.n_requests)
+        out: list[tuple[np.ndarray, np.ndarray | None]] = [(zero, None)]
         if c.w_late > 0 and self.best_path is not None:
             K = c.slots_per_frame
             caches = [
                 self.frame_cache(t, self.classes_of(t, self.best_path[t])) for t in range(c.frames)
             ]
             allocations = [self.values.slot(g, caches[g // K]) for g in range(c.n_slots)]
-            lam = late_multipliers(c, allocations)
-            if lam.any():
-                out.append(lam)
+            if late_multipliers(c, allocations).any():
+                out.append((zero, bandwidth_prices(c, allocations)))
         return out
 
     def build_bounds(self) -> None:
         """Each frame's root bound (π optimised towards the incumbent's frame value), then the
         per-server dynamic programs."""
-        lams = self.lambdas()
+        lams = self.multipliers()
         free: list[int | None] = [None] * self.c.n_servers
         frame_only = [Variant(0.0, None)]
         assert self.best_path is not None
         for t, fr in enumerate(self.frames):
             self.check_time()
-            fr.bounds = [FrameBound(fr.tables, lam) for lam in lams]
+            fr.bounds = [FrameBound(fr.tables, lam, nu) for lam, nu in lams]
             fr.root_pi = [np.zeros(fr.tables.n) for _ in lams]
             target = self.frame_value(t, self.classes_of(t, self.best_path[t]))
             best_i, best_node = 0, None
@@ -474,12 +477,12 @@ class _Solver:
         if value is not None:
             return value
         K = self.c.slots_per_frame
-        per_slot = np.minimum.reduce(
-            [leaf_evaluate(b, p, classes)[0] for b, p in zip(fr.bounds, pis, strict=True)]
-        )
+        per_slot = np.full(K, math.inf)
+        for bound, pi in zip(fr.bounds, pis, strict=True):
+            per_slot = np.minimum(per_slot, leaf_evaluate(bound, pi, classes)[0])
+            if float(per_slot.sum()) + outside < theta:
+                return None
         total = float(per_slot.sum()) + outside
-        if total < theta:
-            return None
         cache = self.frame_cache(t, classes)
         for k in np.argsort(-per_slot):
             total += self.slot_value(t * K + int(k), cache) - float(per_slot[k])

@@ -9,7 +9,7 @@ import numpy as np
 from optkit.errors import MethodRefused
 from optkit.instances.compiled import CompiledCaching
 from optkit.solvers.caching.allocation import SlotAllocation, slot_data
-from optkit.solvers.caching.shares import group_shares
+from optkit.solvers.caching.shares import bandwidth_price, group_shares
 
 #: bnb refuses instances with more cache sets than this at one server.
 MAX_SETS_PER_SERVER = 50_000
@@ -70,6 +70,34 @@ def late_multipliers(c: CompiledCaching, allocations: list[SlotAllocation]) -> n
             for j2, i in enumerate(group):
                 lam[reqs[i].index] = lg[j2]
     return lam
+
+
+def bandwidth_prices(c: CompiledCaching, allocations: list[SlotAllocation]) -> np.ndarray:
+    """ν from a solution's slot allocations: per request, the optimal price of its home
+    server's bandwidth in its slot at that solution's routing and steps."""
+    prices = np.zeros(c.n_requests)
+    for g, alloc in enumerate(allocations):
+        data = slot_data(c, g)
+        reqs = data.requests
+        slack = []
+        for i, q in enumerate(reqs):
+            v = int(alloc.server[i])
+            if v < 0:
+                kappa = q.cloud_delay_s
+            else:
+                opt = next(o for o in q.edges if o.server == v)
+                kappa = opt.fixed_s + opt.per_step_s * float(alloc.steps[i])
+            slack.append(q.max_delay_s - kappa)
+        for group in data.groups:
+            nu = bandwidth_price(
+                [reqs[i].radio_s for i in group],
+                [slack[i] for i in group],
+                data.w_delay,
+                data.w_late,
+            )
+            for i in group:
+                prices[reqs[i].index] = nu
+    return prices
 
 
 def load_matrix(c: CompiledCaching, sets: np.ndarray, previous: np.ndarray) -> np.ndarray:

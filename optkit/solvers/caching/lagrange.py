@@ -40,7 +40,7 @@ import scipy.sparse as sp
 
 from optkit.instances.compiled import CompiledCaching
 from optkit.solvers.caching.allocation import SlotData, _EdgeOption, _Request, slot_data
-from optkit.solvers.caching.shares import late_dual_constant
+from optkit.solvers.caching.shares import late_dual_constant, priced_radio_value
 
 #: The largest number of request sets Q enumerated for one (slot, server) pair.
 MAX_SUBSETS_PER_PAIR = 200_000
@@ -62,6 +62,15 @@ def _gain_terms(
         if marginal > 0:
             pieces.append((marginal, end - start))
     return base, pieces
+
+
+def _quality_at(opt: _EdgeOption, s: int) -> float:
+    q = opt.quality_min
+    for start, end, slope in opt.pieces:
+        if s <= start:
+            break
+        q += slope * (min(s, end) - start)
+    return q
 
 
 def best_gain(d: SlotData, q: _Request, opt: _EdgeOption, lam: float) -> float:
@@ -212,6 +221,41 @@ class FrameTables:
                 pattern = reps[:, pairs[p_i].models].astype(np.int64) @ weights
                 cells[j] = self.block[p_i] + pattern
             self.class_cells.append(cells)
+        # pattern of every (pair, class of the pair's server), flat: pair_base[p] + class
+        flat: list[np.ndarray] = []
+        self.pair_base = np.zeros(len(pairs), np.int64)
+        offset = 0
+        for v in range(E):
+            mine = self.server_pairs[v]
+            n_classes = len(self.class_rep[v])
+            flat.append((self.class_cells[v] - self.block[mine][:, None]).ravel())
+            self.pair_base[mine] = offset + np.arange(len(mine)) * n_classes
+            offset += len(mine) * n_classes
+        self.pattern_flat = np.concatenate(flat) if flat else np.zeros(0, np.int64)
+        # the cells some class uses, each with the subsets it allows (need ⊆ pattern): when
+        # that list is short, a cell's F is one reduction over it (no zeta transform)
+        used = (
+            np.unique(np.concatenate([x.ravel() for x in self.class_cells]))
+            if any(x.size for x in self.class_cells)
+            else np.zeros(0, np.int64)
+        )
+        cell_pair = np.searchsorted(self.block, used, side="right") - 1
+        cell_pattern = used - self.block[cell_pair]
+        incidence: list[np.ndarray] = []
+        for p_i, pattern in zip(cell_pair.tolist(), cell_pattern.tolist(), strict=True):
+            need = pairs[p_i].need
+            incidence.append(self.offsets[p_i] + np.flatnonzero(need & ~pattern == 0))
+        sizes = np.array([len(x) for x in incidence], np.int64)
+        zeta_cost = int(sum((1 << int(b)) * max(int(b), 1) for b in self.bits))
+        self.direct = bool(len(used)) and int(sizes.sum()) <= 4 * zeta_cost + 50_000
+        if self.direct:
+            self.cell_ids = used
+            self.cell_subsets = np.concatenate(incidence)
+            self.cell_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            self.cell_of_subset = np.repeat(np.arange(len(used)), sizes)
+            lookup = np.full(int(self.block[-1]), -1, np.int64)
+            lookup[used] = np.arange(len(used))
+            self.direct_cells = [lookup[x] for x in self.class_cells]
 
     @staticmethod
     def _subsets(smin: list[int], cap: int, rows: list[tuple[int, ...]]) -> None:
@@ -235,10 +279,16 @@ class FrameTables:
 
 
 class FrameBound:
-    """The frame's Lagrangian bound for one late multiplier vector λ (see the module doc)."""
+    """The frame's Lagrangian bound for one late multiplier vector λ, or (``prices``) for one
+    bandwidth price ν per request's home group (see the module doc)."""
 
-    def __init__(self, tables: FrameTables, lam: np.ndarray) -> None:
+    def __init__(
+        self, tables: FrameTables, lam: np.ndarray, prices: np.ndarray | None = None
+    ) -> None:
         self.tables = tables
+        if prices is not None:
+            self._priced(prices)
+            return
         c = tables.c
         slot_constant = np.zeros(len(tables.slots))
         for k, g in enumerate(tables.slots):
@@ -285,11 +335,85 @@ class FrameBound:
             values.append(value)
         self.value = np.concatenate(values) if values else np.zeros(0)
 
+    def _priced(self, prices: np.ndarray) -> None:
+        """The bound with the bandwidth of each (slot, home server) priced at ν (``prices[r]``
+        for request r's group): each request then has its own exact radio and late terms, a
+        concave function of its delay; the steps of a set Q are greedy over unit steps."""
+        tab = self.tables
+        c = tab.c
+        slot_constant = np.zeros(len(tab.slots))
+        cloud: dict[int, float] = {}
+        for k, g in enumerate(tab.slots):
+            d = slot_data(c, g)
+            total = 0.0
+            for group in d.groups:
+                total += float(prices[d.requests[group[0]].index])
+            for q in d.requests:
+                value = q.cloud_gain - d.w_delay * q.cloud_delay_s
+                value += float(
+                    priced_radio_value(
+                        q.radio_s,
+                        q.max_delay_s,
+                        np.array([q.cloud_delay_s]),
+                        float(prices[q.index]),
+                        d.w_delay,
+                        d.w_late,
+                    )[0]
+                )
+                cloud[q.index] = value
+                total += value
+            slot_constant[k] = total
+        self.slot_constant = slot_constant
+        self.constant = float(slot_constant.sum())
+        values = []
+        for p in tab.pairs:
+            d = slot_data(c, p.slot)
+            bases = []
+            pieces: list[tuple[float, int]] = []
+            for j, (i, opt) in enumerate(zip(p.requests, p.options, strict=True)):
+                q = d.requests[i]
+                steps = np.arange(opt.steps_min, opt.steps_max + 1)
+                kappa = opt.fixed_s + opt.per_step_s * steps
+                quality = np.array([_quality_at(opt, int(x)) for x in steps])
+                value = (
+                    d.w_quality * quality
+                    - d.w_cost * opt.cost_per_step * steps
+                    - d.w_delay * kappa
+                    + priced_radio_value(
+                        q.radio_s, q.max_delay_s, kappa, float(prices[q.index]), d.w_delay, d.w_late
+                    )
+                    - cloud[q.index]
+                )
+                bases.append(float(value[0]))
+                # concave in the steps: the positive unit marginals come first
+                pieces += [(float(m), j) for m in np.diff(value) if m > 0]
+            pieces.sort(key=lambda x: -x[0])
+            members = p.members
+            smin = np.array([o.steps_min for o in p.options], float)
+            room = float(c.step_capacity[p.server]) - members @ smin
+            value_q = members @ np.array(bases)
+            if pieces:
+                marg = np.array([x[0] for x in pieces])
+                owner = np.array([x[1] for x in pieces], np.int64)
+                eff = members[:, owner].astype(float)
+                before = np.cumsum(eff, axis=1) - eff
+                take = np.clip(room[:, None] - before, 0.0, eff)
+                value_q = value_q + take @ marg
+            values.append(value_q)
+        self.value = np.concatenate(values) if values else np.zeros(0)
+
     def cells(self, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """F of every (pair, pattern) cell at π, and the subset attaining it (flat arrays
-        indexed by ``tables.block[pair] + pattern``)."""
+        """F of every (pair, pattern) cell at π, and the subset attaining it: arrays indexed
+        by ``tables.block[pair] + pattern``, or (``tables.direct``) by the used cells'
+        positions (``tables.direct_cells``)."""
         tab = self.tables
         vals = self.value - tab.member @ pi if len(self.value) else self.value
+        if tab.direct:
+            vs = vals[tab.cell_subsets]
+            cmax = np.maximum.reduceat(vs, tab.cell_starts)
+            is_max = vs >= cmax[tab.cell_of_subset]
+            pos = np.where(is_max, np.arange(len(vs)), len(vs))
+            return cmax, tab.cell_subsets[np.minimum.reduceat(pos, tab.cell_starts)]
         size = int(tab.block[-1])
         best = np.full(size, -math.inf)
         arg = np.zeros(size, np.int64)
@@ -348,8 +472,9 @@ def evaluate(
     best, arg = bound.cells(pi)
     base = bound.constant + float(pi.sum())
     frame_rows: list[np.ndarray] = []
+    class_cells = tab.direct_cells if tab.direct else tab.class_cells
     for v in range(len(tab.class_rep)):
-        cells = tab.class_cells[v]
+        cells = class_cells[v]
         if cells.shape[0]:
             frame_rows.append(best[cells].sum(axis=0))
         else:
@@ -376,9 +501,7 @@ def evaluate(
     active = int(np.argmin(totals))
     grad = np.ones(tab.n)
     picked = [
-        arg[tab.class_cells[v][:, k]]
-        for v, k in enumerate(choices[active])
-        if tab.class_cells[v].shape[0]
+        arg[class_cells[v][:, k]] for v, k in enumerate(choices[active]) if class_cells[v].shape[0]
     ]
     if picked and tab.n:
         use = np.bincount(np.concatenate(picked), minlength=tab.member.shape[0]).astype(float)
@@ -399,14 +522,7 @@ def leaf_evaluate(
     grad = np.ones(tab.n)
     if not len(tab.pairs):
         return per_slot, grad
-    chosen = np.array(classes, np.int64)[tab.pair_server]
-    pattern = (
-        np.array(
-            [tab.class_cells[v][tab.pair_row[p], chosen[p]] for p, v in enumerate(tab.pair_server)],
-            np.int64,
-        )
-        - tab.block[:-1]
-    )
+    pattern = tab.pattern_flat[tab.pair_base + np.array(classes, np.int64)[tab.pair_server]]
     allowed = (tab.sub_need & ~pattern[tab.sub_pair]) == 0
     vals = np.where(allowed, bound.value - tab.member @ pi, -math.inf)
     starts = tab.offsets[:-1]
