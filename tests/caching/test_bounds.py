@@ -23,6 +23,7 @@ from optkit.solvers.caching.lagrange import (
     leaf_evaluate,
 )
 from optkit.solvers.caching.plan import SlotValues
+from optkit.solvers.caching.shares import bandwidth_price, group_shares, priced_radio_value
 
 TOL = 1e-9
 
@@ -153,3 +154,31 @@ def test_set_relaxation_tightens_t2drl_small() -> None:
         assert optimum - 1e-6 <= sets <= direct + 1e-6
     # on this one the fractional caches are where the direct relaxation loses most
     assert sets - optimum < 0.5 * (direct - optimum)
+
+
+def test_bandwidth_price_closes_the_shares_dual() -> None:
+    """For a fixed routing the shares problem is convex: ν + Σ_r max_b [f_r(b) − ν·b] is at
+    least the optimal value for every ν ≥ 0 and equal to it at the group's own price."""
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(rng.integers(1, 6))
+        radio = list(rng.uniform(0, 1, n) * (rng.random(n) < 0.9))
+        slack = list(rng.uniform(-1, 3, n))
+        wd, wl = float(rng.choice([0.0, 0.5, 1.0])), float(rng.choice([0.0, 1.0, 2.0]))
+        if wd + wl == 0:
+            continue
+        _, value, _ = group_shares(radio, slack, wd, wl)
+
+        nu = bandwidth_price(radio, slack, wd, wl)
+        assert abs(_shares_dual(radio, slack, wd, wl, nu) - value) <= 1e-8 * max(1.0, abs(value))
+        for other in rng.exponential(3.0, 5):
+            dual = _shares_dual(radio, slack, wd, wl, float(other))
+            assert dual >= value - 1e-9 * max(1.0, abs(value))
+
+
+def _shares_dual(radio: list[float], slack: list[float], wd: float, wl: float, nu: float) -> float:
+    """ν + Σ_r max_b [f_r(b) − ν·b] (κ = 0, so the deadline is the slack)."""
+    return nu + sum(
+        float(priced_radio_value(a, s, np.array([0.0]), nu, wd, wl)[0])
+        for a, s in zip(radio, slack, strict=True)
+    )

@@ -18,6 +18,15 @@ capacities are integers. λ = 0 gives the bound without late penalties (exact wh
 is late); the λ of the best solution found tightens it. With w_l = 0 the shares no longer depend
 on the routing and the bound is exact at once (greedy steps are optimal for a fixed routing).
 
+Several servers: set packing. Each server lists the sets Q of requests it could serve at once
+(their steps_min fit its capacity), each worth G(Q; λ), the best gain over the cloud with its
+steps greedy. The best packing (disjoint sets, one per server; a depth-first search bounded by
+each later server's best set disjoint from those taken) bounds the slot from above and its
+routing is a solution: when nobody is late at λ = 0, or the packing at the best solution's own
+λ reaches that solution's exact value, the slot is solved without a search (most slots). Else
+the search above runs with packing bounds for the routes it fixes. Single-server slots and
+servers with more than :data:`MAX_PACKING_SETS` sets keep the greedy-route bounds.
+
 Units: seconds, denoising steps; values are utilities (the objective's units).
 """
 

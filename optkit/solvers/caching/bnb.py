@@ -6,10 +6,12 @@ memoised by the part of the cache a slot can use); frames are coupled only throu
 cost, which is separable per server. So the program is a longest path over frames whose nodes
 are the frames' joint cache sets, and ``bnb`` solves it in four steps:
 
-1. **Bounds.** For each frame, the Lagrangian bound of :mod:`optkit.solvers.caching.lagrange`
-   (late penalty, and "each request served at most once" with prices π optimised by
-   subgradient steps), separable per server; a per-server dynamic program over the frames adds
-   the switch costs exactly. Together they bound every path through a frame's given sets.
+1. **Bounds.** For each frame, the Lagrangian bounds of :mod:`optkit.solvers.caching.lagrange`
+   ("each request served at most once" priced by π, optimised by subgradient steps; the late
+   penalty either dropped (λ = 0) or, when somebody is late in the incumbent, the bandwidth
+   priced at the incumbent's ν; the least of the two), separable per server; a per-server
+   dynamic program over the frames adds the switch costs exactly. Together they bound every
+   path through a frame's given sets.
 2. **Each frame's maximum** U_t, by a depth-first branch-and-bound over the servers' cache
    *classes* of the frame (a class: the sets that agree on every model that can matter in that
    frame). Node bounds re-optimise π (warm-started from the parent); at a leaf the slots are

@@ -16,12 +16,26 @@ with G(Q; λ) the best gain over the cloud of serving exactly Q at v, steps allo
 separable per server, so the best set of a free server is a maximum over its own sets, and the
 switch cost keeps a per-server dynamic program. π = 0 counts a request at every server that
 caches its model; the optimal π (found by subgradient steps) gives the Lagrangian dual of the
-assignment, close to the frame's value. Any π ≥ 0 and λ give a valid bound.
+assignment. Any π ≥ 0 and λ give a valid bound.
+
+The second form prices bandwidth instead (``FrameBound(..., prices=ν)``): with ν ≥ 0 per
+(slot, home server) on Σ_r b_r ≤ 1, every request keeps its own radio delay and late penalty
+exactly, max over 0 < b ≤ 1 of −w_d a/b − w_l max(0, a/b + κ − D) − ν b, a concave function
+of its delay κ (so G(Q) is greedy over unit steps), and C_g adds Σ ν. The shares problem of a
+fixed routing is convex, so its own ν closes the bound; a price moves little between
+routings, where λ jumps between 0 and 1 as a request turns late, so ν bounds late requests
+better than λ at caches other than the incumbent's.
+
+How tight (edgeaigc, measured): with every server's cache fixed the bound is within about 1 %
+of the frame's exact value; with all servers free it is the configuration LP of the assignment
+(each server a convex combination of its sets), which on three servers is a few percent above
+the frame's maximum and on edgeaigc's four-server ring 25–30 % above: fractional caches on
+neighbouring servers cover every model at once.
 
 Speed: the sets Q of each (slot, server) pair are enumerated once (a server serves a handful of
-requests per slot: its step capacity over steps_min); for each π their values are reduced per
-"needed models" bitmask and spread to supersets (a zeta transform), so every cache pattern's
-F is one array look-up.
+requests per slot: its step capacity over steps_min); for each π the cells (pair, cache
+pattern) some class uses are one reduction over the subsets each allows, or, when those lists
+are long, a per-bitmask reduction spread to supersets (a zeta transform).
 
 Requests whose gain at v is not positive for λ = 0 nor for λ = 1 (the gain is convex in λ_r,
 so these are the extreme points) are never worth serving at v: they are left out of the sets
