@@ -19,3 +19,27 @@ register(
     "every task on its own base station's server",
     "heuristic",
 )
+
+# Scheduling family (DESIGN §3, §6): the clairvoyant MILP, its brute-force oracle, and the
+# online methods (task by task, present state only).
+register(
+    "scheduling",
+    "greedy-opt",
+    "optkit.solvers.scheduling.online_methods:greedy_opt",
+    "online: per task the best allowed subset with water-filling (the authors' Optimal)",
+    "heuristic",
+)
+register(
+    "scheduling",
+    "fastest-k",
+    "optkit.solvers.scheduling.online_methods:fastest_k",
+    "online: the K servers finishing the task soonest alone (K = max_servers, else 3)",
+    "heuristic",
+)
+register(
+    "scheduling",
+    "random-k",
+    "optkit.solvers.scheduling.online_methods:random_k",
+    "online: K random servers, water-filling (K = max_servers, else 3; seeded)",
+    "heuristic",
+)
