@@ -24,6 +24,27 @@ register(
 # online methods (task by task, present state only).
 register(
     "scheduling",
+    "highs",
+    "optkit.solvers.scheduling.exact:highs",
+    "the MILP of DESIGN §3.4 solved by HiGHS (clairvoyant optimum over the horizon)",
+    "exact",
+)
+register(
+    "scheduling",
+    "scip",
+    "optkit.solvers.scheduling.exact:scip",
+    "the MILP of DESIGN §3.4 solved by SCIP (clairvoyant optimum over the horizon)",
+    "exact",
+)
+register(
+    "scheduling",
+    "enumerate",
+    "optkit.solvers.scheduling.enumerate:enumerate_method",
+    "every subset per task (and failure set) with LP fractions; tiny instances, the oracle",
+    "exact",
+)
+register(
+    "scheduling",
     "greedy-opt",
     "optkit.solvers.scheduling.online_methods:greedy_opt",
     "online: per task the best allowed subset with water-filling (the authors' Optimal)",

@@ -5,6 +5,9 @@
   backlog) shared by every online method and the DRL environment.
 - :mod:`.online_methods`: ``greedy-opt``, ``fastest-k``, ``random-k`` (``local`` is in
   :mod:`optkit.solvers.baselines`).
+- :mod:`.allocation`: the LP left when every binary is fixed.
+- :mod:`.decompose`: the horizon's independent parts (slots that queues cannot couple).
+- :mod:`.exact`: the MILP by HiGHS and SCIP; :mod:`.enumerate`: the brute-force oracle.
 """
 
 from optkit.solvers.scheduling.online import SchedulingState
