@@ -233,3 +233,24 @@ def test_bounds_hold_on_random_solutions() -> None:
             assert np.all(d.make_span_s <= bd.span_max + 1e-12)  # type: ignore[union-attr]
             assert np.all(d.make_span_s >= bd.span_min - 1e-12)  # type: ignore[union-attr]
             assert np.all(d.queues_gcycles <= bd.queue_max + 1e-9)  # type: ignore[union-attr]
+
+
+def test_allocation_lp_is_infeasible_when_an_on_time_task_cannot_be() -> None:
+    from optkit.solvers.scheduling.allocation import allocate
+
+    instance = make_instance([(1.0, 100.0, 0.0)], [(0, 0, 10.0, 1.0)], deadline_s=1.0)
+    assert allocate(instance, [(0,)], [False]) is None
+    found = allocate(instance, [(0,)], [True])
+    assert found is not None and found.on_time_span_s == 0.0
+
+
+def test_idle_servers_are_dropped_only_where_the_count_rule_allows() -> None:
+    from optkit.instances.solution import TaskDecision
+    from optkit.solvers.scheduling.allocation import drop_idle_servers
+
+    servers = [(10.0, 500.0, 0.0), (10.0, 500.0, 30.0)]
+    free = make_instance(servers, [(0, 0, 1.0, 0.1)], max_servers=2)
+    exact = make_instance(servers, [(0, 0, 1.0, 0.1)], max_servers=2, exact_servers=True)
+    decision = (TaskDecision((0, 1), (1.0, 0.0)),)
+    assert drop_idle_servers(free, decision) == (TaskDecision((0,), (1.0,)),)
+    assert drop_idle_servers(exact, decision) == decision

@@ -169,8 +169,8 @@ def _value(instance: SchedulingInstance, decisions: tuple[TaskDecision, ...]) ->
 
 
 def _solve_milp(instance: SchedulingInstance, options: SolveOptions, backend: str) -> Result:
+    _solver(backend)  # refuse early when the backend is missing; imports Pyomo off the clock
     start = time.perf_counter()
-    _solver(backend)  # refuse early when the backend is missing
     deadline = None if options.time_limit is None else start + options.time_limit
     greedy = run_online(instance, GreedyOpt(instance))
     decisions: list[TaskDecision] = []
