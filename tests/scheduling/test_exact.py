@@ -3,11 +3,14 @@ no online method beats them (DESIGN §6)."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from sched_helpers import make_instance, small_instances
 
 import optkit
@@ -254,3 +257,46 @@ def test_idle_servers_are_dropped_only_where_the_count_rule_allows() -> None:
     decision = (TaskDecision((0, 1), (1.0, 0.0)),)
     assert drop_idle_servers(free, decision) == (TaskDecision((0,), (1.0,)),)
     assert drop_idle_servers(exact, decision) == decision
+
+
+@given(small_instances(max_tasks=4), st.integers(0, 2**32 - 1))
+def test_capacity_inequalities_hold_for_any_decisions(
+    instance: SchedulingInstance, seed: int
+) -> None:
+    """Σ_S D_nρ_n T_n ≥ [(Σ_S D_nρ_n)² + Σ_S (D_nρ_n)²]/(2 Σ_j f_j) for every set S of a slot's
+    tasks, on the evaluator's make-spans of random decisions (the model's valid inequality)."""
+    from optkit.instances.solution import TaskDecision
+
+    rng = np.random.default_rng(seed)
+    c = instance.compiled
+    masks = c.allowed_subsets
+    decisions = []
+    for _ in instance.tasks:
+        servers = np.flatnonzero(masks[rng.integers(len(masks))])
+        x = rng.dirichlet(np.ones(len(servers)))
+        decisions.append(TaskDecision(tuple(servers.tolist()), tuple(x.tolist())))
+    spans = optkit.evaluate(
+        instance, optkit.SchedulingSolution(instance.name, "r", tuple(decisions))
+    ).details.make_span_s  # type: ignore[union-attr]
+    work, capacity = c.task_work_gcycles, c.cpu_ghz.sum()
+    for k in range(c.slots):
+        tasks = list(c.slot_tasks(k))
+        for r in range(1, len(tasks) + 1):
+            for group in itertools.combinations(tasks, r):
+                g = list(group)
+                lhs = float((work[g] * spans[g]).sum())
+                rhs = float((work[g].sum() ** 2 + (work[g] ** 2).sum()) / (2 * capacity))
+                assert lhs >= rhs * (1 - 1e-12)
+
+
+def test_highs_and_scip_agree_on_a_crowded_slot() -> None:
+    from optkit.models.scheduling import CAPACITY_MIN_TASKS
+
+    big = optkit.generate("scheduling", "smcoedge", "large", seed=1)[0]
+    tasks = tuple(t for t in big.tasks if t.slot == 0)[:CAPACITY_MIN_TASKS]
+    instance = dataclasses.replace(big, name="crowded", slots=1, tasks=tasks)
+    highs = optkit.solve(instance, "highs")
+    scip = optkit.solve(instance, "scip")
+    assert highs.status is scip.status is optkit.Status.OPTIMAL
+    assert optkit.agree(highs.objective, scip.objective)  # type: ignore[arg-type]
+    check_online_not_better(instance, highs.objective)  # type: ignore[arg-type]

@@ -9,10 +9,11 @@ After each solve the binaries are rounded and the fractions re-solved with them 
 (:func:`~optkit.solvers.scheduling.allocation.allocate`), so that no on-time task sits on the
 failure threshold by the solver's tolerance; the result is scored by :func:`optkit.evaluate`.
 
-``greedy-opt`` runs first (milliseconds). SCIP receives its binaries as a start; where a time
-limit leaves the solver of a part with no solution, or a worse one, the part keeps greedy-opt's
-decisions (status ``time_limit``; the message says so). A part never reached before the time
-limit contributes the trivial bound Σ_n min cost_n (``Bounds.cost_min``).
+``greedy-opt`` runs first (milliseconds). SCIP receives its binaries as a start. Under a time
+limit each part gets an equal share of the time still left; where a part's solver ends with no
+solution, or a worse one, the part keeps greedy-opt's decisions (status ``time_limit``; the
+message says so), and a part left with too little time contributes the trivial bound
+Σ_n min cost_n (``Bounds.cost_min``).
 """
 
 from __future__ import annotations
@@ -178,8 +179,11 @@ def _solve_milp(instance: SchedulingInstance, options: SolveOptions, backend: st
     notes: list[str] = []
     logs: list[str] = []
     bound, nodes = 0.0, 0
-    for part in parts(instance):
-        left = None if deadline is None else deadline - time.perf_counter()
+    found = parts(instance)
+    for i, part in enumerate(found):
+        # a fair share of the time left, so that one hard part cannot starve the others (an
+        # easy part that finishes early leaves its share to the rest)
+        left = None if deadline is None else (deadline - time.perf_counter()) / (len(found) - i)
         try:
             outcome = _solve_part(
                 part.instance, greedy[part.first_task : part.end_task], backend, options, left
