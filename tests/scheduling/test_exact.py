@@ -300,3 +300,19 @@ def test_highs_and_scip_agree_on_a_crowded_slot() -> None:
     assert highs.status is scip.status is optkit.Status.OPTIMAL
     assert optkit.agree(highs.objective, scip.objective)  # type: ignore[arg-type]
     check_online_not_better(instance, highs.objective)  # type: ignore[arg-type]
+
+
+def test_highs_runs_after_another_highs_run_with_other_threads() -> None:
+    """HiGHS sizes one process-wide thread scheduler on its first run; a later run asking for
+    another count failed with status 'not set' until the scheduler was reset."""
+    import highspy
+
+    highspy.Highs.resetThreadScheduler(True)
+    other = highspy.Highs()
+    other.setOptionValue("output_flag", False)
+    other.setOptionValue("threads", 2)
+    other.passModel(highspy.HighsLp())
+    other.run()
+    instance = optkit.generate("scheduling", "smcoedge", "tiny", seed=5)[0]
+    result = optkit.solve(instance, "highs", threads=1)
+    assert result.status is optkit.Status.OPTIMAL, result.message

@@ -137,6 +137,8 @@ def _solve_part(
     if backend == "scip":
         _set_start(part, model, greedy)
         config["warmstart_discrete_vars"] = True
+    else:
+        _reset_highs_threads()
     results = _solver(backend).solve(model, **config)
     condition = results.termination_condition
     status = _status_table().get(condition)
@@ -157,6 +159,15 @@ def _solve_part(
         else:
             note = "greedy-opt (better than the solver's)"
     return _PartOutcome(decisions, status, bound, _nodes(results) or 0, note, log)
+
+
+def _reset_highs_threads() -> None:
+    """HiGHS keeps one thread scheduler per process, sized by the first run: a later run that
+    asks for another thread count ends at once with status 'not set' (seen after any HiGHS run
+    with its default threads). Dropping the scheduler lets this run size it again."""
+    import highspy
+
+    highspy.Highs.resetThreadScheduler(True)
 
 
 class _SolverFailed(Exception):
