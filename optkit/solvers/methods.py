@@ -26,14 +26,14 @@ register(
     "scheduling",
     "highs",
     "optkit.solvers.scheduling.exact:highs",
-    "the MILP of DESIGN §3.4 solved by HiGHS (clairvoyant optimum over the horizon)",
+    "the server-selection MILP by HiGHS: the clairvoyant optimum over the horizon",
     "exact",
 )
 register(
     "scheduling",
     "scip",
     "optkit.solvers.scheduling.exact:scip",
-    "the MILP of DESIGN §3.4 solved by SCIP (clairvoyant optimum over the horizon)",
+    "the server-selection MILP by SCIP: the clairvoyant optimum over the horizon",
     "exact",
 )
 register(
@@ -54,13 +54,13 @@ register(
     "scheduling",
     "fastest-k",
     "optkit.solvers.scheduling.online_methods:fastest_k",
-    "online: the K servers finishing the task soonest alone (K = max_servers, else 3)",
+    "online: the K servers finishing the task soonest alone (fastest-k:K; default K = max_servers, else 3)",
     "heuristic",
 )
 register(
     "scheduling",
     "random-k",
     "optkit.solvers.scheduling.online_methods:random_k",
-    "online: K random servers, water-filling (K = max_servers, else 3; seeded)",
+    "online: K random servers, water-filling (random-k:K; default K = max_servers, else 3; seeded)",
     "heuristic",
 )
