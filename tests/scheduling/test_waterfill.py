@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from optkit.solvers.scheduling.waterfill import water_level, waterfill, waterfill_subsets
+from optkit.solvers.scheduling.waterfill import (
+    fill,
+    fractions_at_level,
+    water_level,
+    waterfill,
+    waterfill_subsets,
+)
 
 servers = st.integers(1, 6)
 
@@ -94,4 +100,13 @@ def test_vectorised_subsets_match_one_subset_at_a_time(task: tuple[np.ndarray, n
     for mask, level, span in zip(masks, levels, spans, strict=True):
         _, expected = waterfill(process[mask], waits[mask])
         assert span == pytest.approx(expected, rel=1e-12)
-        assert level == pytest.approx(water_level(process[mask], waits[mask]), rel=1e-12)
+        assert level == water_level(process[mask], waits[mask])  # same sums, same order
+
+
+@given(one_task())
+def test_list_and_array_forms_agree(task: tuple[np.ndarray, np.ndarray]) -> None:
+    process, waits = task
+    fractions, span = fill(process.tolist(), waits.tolist())
+    array_fractions, array_span = waterfill(process, waits)
+    assert fractions == array_fractions.tolist() and span == array_span
+    assert fractions_at_level(process, waits, water_level(process, waits)) == fractions

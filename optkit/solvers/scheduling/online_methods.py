@@ -17,7 +17,7 @@ allow (≠ ``max_servers`` under ``exact_servers``, > ``max_servers`` otherwise)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from optkit.instances.solution import SchedulingSolution, TaskDecision
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, finish
 from optkit.solvers.scheduling.online import SchedulingState
-from optkit.solvers.scheduling.waterfill import fractions_at_level, water_level, waterfill_subsets
+from optkit.solvers.scheduling.waterfill import fill, fractions_at_level, waterfill_subsets
 
 #: SMCoEdge's k, the default of random-k and fastest-k on instances with any number of servers.
 DEFAULT_K = 3
@@ -50,12 +50,14 @@ def run_online(instance: SchedulingInstance, policy: Policy) -> tuple[TaskDecisi
     return tuple(decisions)
 
 
-def waterfill_decision(state: SchedulingState, task: int, servers: np.ndarray) -> TaskDecision:
+def waterfill_decision(
+    state: SchedulingState, task: int, servers: Sequence[int] | np.ndarray
+) -> TaskDecision:
     """``task`` on ``servers`` (ascending indices) with water-filling fractions."""
-    process = state.process(task)[servers]
-    waits = state.waits(task)[servers]
-    fractions = fractions_at_level(process, waits, water_level(process, waits))
-    return TaskDecision(tuple(servers.tolist()), tuple(fractions.tolist()))
+    chosen = servers.tolist() if isinstance(servers, np.ndarray) else list(servers)
+    process, waits = state.process_list(task), state.wait_list(task)
+    fractions, _ = fill([process[j] for j in chosen], [waits[j] for j in chosen])
+    return TaskDecision(tuple(chosen), tuple(fractions))
 
 
 class GreedyOpt:
@@ -76,7 +78,7 @@ class GreedyOpt:
         best = int(np.argmin(np.where(cost == best_cost, make_span, np.inf)))
         servers = np.flatnonzero(self.masks[best])
         fractions = fractions_at_level(process[servers], waits[servers], float(level[best]))
-        return TaskDecision(tuple(servers.tolist()), tuple(fractions.tolist()))
+        return TaskDecision(tuple(servers.tolist()), tuple(fractions))
 
 
 class FastestK:

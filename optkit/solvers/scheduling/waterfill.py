@@ -21,28 +21,50 @@ waits and the next slots' queues (DESIGN §3.4 and ``tests/data/waterfilling-not
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 
 
-def water_level(process_s: np.ndarray, waits_s: np.ndarray) -> float:
+def water_level(
+    process_s: Sequence[float] | np.ndarray, waits_s: Sequence[float] | np.ndarray
+) -> float:
     """The level L (seconds) of one task over its selected servers.
 
     ``process_s[i]`` is a_j > 0 and ``waits_s[i]`` is w_j ≥ 0 of the i-th selected server.
+    Plain Python on purpose: a task has a handful of servers, where numpy's per-call overhead
+    costs more than the arithmetic (this runs once per decision in online loops and the DRL
+    environment). The sums run in the same order as :func:`waterfill_subsets`, so both give
+    bit-identical levels.
     """
-    order = np.argsort(waits_s, kind="stable")
-    speed = 1.0 / process_s[order]  # share of the task done per second at each server
-    levels = (1.0 + np.cumsum(waits_s[order] * speed)) / np.cumsum(speed)
-    return float(levels.min())
+    process, waits = _floats(process_s), _floats(waits_s)
+    speed_sum = wait_sum = 0.0
+    level = math.inf
+    for i in sorted(range(len(waits)), key=waits.__getitem__):  # stable: ties by position
+        speed = 1.0 / process[i]  # share of the task done per second at this server
+        speed_sum += speed
+        wait_sum += speed * waits[i]
+        level = min(level, (1.0 + wait_sum) / speed_sum)
+    return level
+
+
+def fill(
+    process_s: Sequence[float] | np.ndarray, waits_s: Sequence[float] | np.ndarray
+) -> tuple[list[float], float]:
+    """Water-filling fractions (a list aligned with the inputs) and make-span (seconds), on
+    plain sequences of floats — the allocation-free form of :func:`waterfill`."""
+    process, waits = _floats(process_s), _floats(waits_s)
+    level = water_level(process, waits)
+    fractions = [max(level - w, 0.0) / a for a, w in zip(process, waits, strict=True)]
+    return fractions, max(level, max(waits))
 
 
 def waterfill(process_s: np.ndarray, waits_s: np.ndarray) -> tuple[np.ndarray, float]:
     """Fractions (aligned with the inputs, summing to 1) and make-span (seconds) of one task
     over its selected servers; see the module docstring."""
-    process_s = np.asarray(process_s, float)
-    waits_s = np.asarray(waits_s, float)
-    level = water_level(process_s, waits_s)
-    fractions = np.maximum(level - waits_s, 0.0) / process_s
-    return fractions, max(level, float(waits_s.max()))
+    fractions, make_span = fill(process_s, waits_s)
+    return np.asarray(fractions), make_span
 
 
 def waterfill_subsets(
@@ -68,9 +90,17 @@ def waterfill_subsets(
     return level, np.maximum(level, top_wait)
 
 
-def fractions_at_level(process_s: np.ndarray, waits_s: np.ndarray, level: float) -> np.ndarray:
+def fractions_at_level(
+    process_s: Sequence[float] | np.ndarray, waits_s: Sequence[float] | np.ndarray, level: float
+) -> list[float]:
     """x_j = (L − w_j)⁺ / a_j for the given servers' a_j and w_j."""
-    return np.maximum(level - waits_s, 0.0) / process_s
+    return [
+        max(level - w, 0.0) / a for a, w in zip(_floats(process_s), _floats(waits_s), strict=True)
+    ]
 
 
-__all__ = ["fractions_at_level", "water_level", "waterfill", "waterfill_subsets"]
+def _floats(values: Sequence[float] | np.ndarray) -> list[float]:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+__all__ = ["fill", "fractions_at_level", "water_level", "waterfill", "waterfill_subsets"]
