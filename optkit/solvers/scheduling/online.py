@@ -14,9 +14,11 @@ its make-span; ``end_slot()`` moves the queues to the next slot,
 Q_j(k+1) = max(0, Q_j(k) + W_j − f_j Δ). A failed task's work is still done (it is applied
 like any other).
 
-The arithmetic is the evaluator's, operation for operation (plain Python floats), so a make-span computed here is
-bit-identical to the one :func:`optkit.evaluate` reports for the same decisions (a test checks
-it); in particular the failure rule T > ``fail_threshold_s`` cannot disagree between the two.
+The arithmetic is the evaluator's, operation for operation (plain Python floats), so a
+make-span computed here is bit-identical to the one :func:`optkit.evaluate` reports for the
+same decisions (a test checks it); in particular the failure rule T > ``fail_threshold_s``
+cannot disagree between the two. Hot loops can use the list forms ``wait_list(n)`` and
+``process_list(n)`` with :func:`~optkit.solvers.scheduling.waterfill.fill`.
 
 Typical use::
 
