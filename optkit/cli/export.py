@@ -10,7 +10,8 @@ from optkit.cli.common import out
 from optkit.errors import OptkitError
 from optkit.instances.io import load_instance
 
-FORMATS = {"nl": "nl", "lp": "lp", "gms": "gams", "mps": "mps"}
+# Pyomo names the LP format "cpxlp" (with "lp" it warns that a .lp file does not match)
+FORMATS = {"nl": "nl", "lp": "cpxlp", "gms": "gams", "mps": "mps"}
 
 
 @click.command()
