@@ -7,10 +7,10 @@ from pathlib import Path
 
 import highspy
 import pytest
-from sched_helpers import make_instance
 
 import optkit
 from optkit.cli.main import main
+from tests.scheduling.sched_helpers import make_instance
 
 
 def run(args: list[str]) -> int:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sched_helpers import make_instance, small_instances
 
 import optkit
 from optkit.instances.scheduling import SchedulingInstance
 from optkit.solvers.result import Result
+from tests.scheduling.sched_helpers import make_instance, small_instances
 
 EXACT = ("enumerate", "highs", "scip")
 ONLINE = ("greedy-opt", "fastest-k", "random-k", "local")

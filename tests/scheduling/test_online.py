@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sched_helpers import make_instance, small_instances
 
 import optkit
 from optkit.errors import OptkitError
@@ -16,6 +15,7 @@ from optkit.instances.solution import SchedulingSolution, TaskDecision
 from optkit.solvers.scheduling.online import SchedulingState
 from optkit.solvers.scheduling.online_methods import GreedyOpt, run_online
 from optkit.solvers.scheduling.waterfill import waterfill
+from tests.scheduling.sched_helpers import make_instance, small_instances
 
 
 def random_decisions(instance: SchedulingInstance, rng: np.random.Generator) -> list[TaskDecision]:
