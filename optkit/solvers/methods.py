@@ -19,3 +19,13 @@ register(
     "every task on its own base station's server",
     "heuristic",
 )
+
+# Trained DRL policies (optkit train); the variant is the training run directory.
+for _family in ("caching", "scheduling"):
+    register(
+        _family,
+        "policy",
+        "optkit.drl.policy:solve",
+        "a policy trained by optkit train (policy:RUN_DIR)",
+        "policy",
+    )
