@@ -45,17 +45,19 @@ from optkit.drl.envs.sources import (
 )
 from optkit.errors import OptkitError
 
-#: Env name → (family, {option: (default, allowed values or a type)}).
+#: Env name → (family, {option: (default, allowed values, or a type)}). The cache policies and
+#: allocation rules are read when an env is made, so ones registered later (an exact per-slot
+#: allocation, say) are accepted by name.
 ENVS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
     "caching-slot": (
         "caching",
-        {"cache_policy": ("lfu", tuple(CACHE_POLICIES)), "share_scale": (SHARE_SCALE, float)},
+        {"cache_policy": ("lfu", CACHE_POLICIES), "share_scale": (SHARE_SCALE, float)},
     ),
     "caching-frame": (
         "caching",
         {
             "frame_action": ("index", ("index", "scores")),
-            "allocation": ("equal", tuple(ALLOCATION_RULES)),
+            "allocation": ("equal", ALLOCATION_RULES),
             "share_scale": (SHARE_SCALE, float),
         },
     ),
@@ -108,7 +110,7 @@ def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
             known = ", ".join(allowed) or "none"
             raise OptkitError(f"unknown option {key!r} of env {name} (known: {known})")
         rule = allowed[key][1]
-        if isinstance(rule, tuple):
+        if isinstance(rule, tuple | dict):
             if value not in rule:
                 raise OptkitError(
                     f"env option {key}={value!r} is not one of {', '.join(map(str, rule))}"

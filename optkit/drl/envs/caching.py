@@ -47,11 +47,11 @@ def lfu_cache(episode: CachingEpisode) -> np.ndarray:
     if last < 0:
         return episode.previous_cache.copy()
     counts = episode.counts[last]
+    order = np.argsort(-counts, axis=1, kind="stable")  # most requested first, ties by index
     cache = np.zeros_like(episode.previous_cache)
-    for e in range(episode.n_servers):
-        asked = np.flatnonzero(counts[e] > 0)
-        order = asked[np.argsort(-counts[e, asked], kind="stable")]
-        cache[e] = episode.first_fit(e, order)
+    for e, ranked in enumerate(order.tolist()):
+        asked = [m for m in ranked if counts[e, m] > 0]
+        cache[e] = episode.first_fit(e, asked)
     return cache
 
 
@@ -62,11 +62,11 @@ def equal_allocation(episode: CachingEpisode) -> tuple[np.ndarray, np.ndarray, n
     repair of :meth:`CachingEpisode.play_slot` settles any excess)."""
     s = episode.current
     cache = episode.cache[episode.frame]
-    n = len(s.index)
-    server = np.full(n, -1, np.int64)
+    options = s.options.reshape(-1, s.width)
+    server = np.full(len(s.index), -1, np.int64)
     # options are [cloud, home, neighbours…]; the first that caches the model wins
-    for col in range(s.options.shape[1] - 1, 0, -1):
-        v = s.options[:, col]
+    for col in range(s.width - 1, 0, -1):
+        v = options[:, col]
         ok = (v >= 0) & cache[np.maximum(v, 0), s.model]
         server = np.where(ok, v, server)
     share = 1.0 / np.bincount(s.home, minlength=episode.n_servers)[s.home]
@@ -180,7 +180,7 @@ class CachingSlotEnv(_CachingEnv):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         ep = self.episode
-        reward = self._pending + ep.play_slot(*ep.decisions_from_action(action))
+        reward = self._pending + ep.play_action(action)
         self._pending = 0.0
         reward += self._enter_frames()
         return ep.slot_observation(), reward, ep.done, False, {}

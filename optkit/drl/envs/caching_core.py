@@ -44,12 +44,12 @@ the cloud, with the same share) move to the cloud, one by one, until the rest fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from optkit.drl.envs.caching_slots import SLOT_FEATURES, SlotTables
+from optkit.drl.envs.caching_slots import build as build_slot
 from optkit.errors import OptkitError
-from optkit.instances.caching import CachingInstance
+from optkit.instances.caching import STORAGE_TOLERANCE, CachingInstance
 from optkit.instances.solution import CachingSolution
 
 #: The ``index`` frame action has 2^(servers·models) values; above this it is refused.
@@ -58,34 +58,6 @@ MAX_INDEX_ACTIONS = 4096
 SHARE_SCALE = 3.0
 #: Request-count history (frames) in the frame observation.
 HISTORY_FRAMES = 2
-#: Features per (server, user) entry of the slot observation.
-SLOT_FEATURES = 8
-
-
-@dataclass(frozen=True)
-class SlotRequests:
-    """The requests of one global slot, gathered once per episode (arrays aligned)."""
-
-    index: np.ndarray  #: request indices, file order
-    user: np.ndarray
-    home: np.ndarray
-    model: np.ndarray
-    rows: np.ndarray  #: 0..n−1
-    action_at: np.ndarray  #: flat position of each request's (share, steps, route) triple
-    steps_min: np.ndarray  #: float
-    steps_span: np.ndarray  #: steps_max − steps_min, float
-    seconds_per_step: np.ndarray  #: of the request's model
-    overhead_s: np.ndarray  #: of the request's model
-    radio_s_share: np.ndarray  #: radio delay at share 1 (s)
-    cloud_delay_s: np.ndarray  #: cloud delay except the radio (s)
-    max_delay_s: np.ndarray
-    cloud_quality: np.ndarray
-    allowed: np.ndarray  #: [n, servers] who may serve the request
-    transfer_s: np.ndarray  #: [n, servers], +inf where not allowed
-    options: np.ndarray  #: [n, options] server of each routing option (−1 cloud, padded −1)
-    n_options: np.ndarray  #: options per request (2 + links of its home server), float
-    observation: np.ndarray  #: the slot observation without the cache columns
-    cached_at: np.ndarray  #: flat positions of the "cached at home" entries in it
 
 
 class CachingEpisode:
@@ -120,8 +92,12 @@ class CachingEpisode:
         self._qtable = c.quality_table
         self._wq, self._wd, self._wc, self._wl = c.w_quality, c.w_delay, c.w_cost, c.w_late
         self.cache = np.zeros((c.frames, E, M), bool)
-        # per played slot: (edge mask, serving server, share, steps), assembled by solution()
-        self._played: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        # per played slot: (routing option, steps offset, share), assembled by solution()
+        self._played: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._cache_ok = np.ones(E * M + 1, bool)  # cache.ravel() of this frame, then True
+        self._size_per_entry = np.tile(c.size_gb, E)  # [servers·models]
+        self._sizes, self._storage = c.size_gb.tolist(), c.storage_gb.tolist()
+        self._linked = c.linked.astype(float)
         self.slot_utility = np.zeros(c.n_slots)
         self.gb_loaded = np.zeros(c.frames)
         self.counts = np.zeros((c.frames, E, M))  # home requests per frame, server, model
@@ -135,7 +111,9 @@ class CachingEpisode:
         self.fill_ratio = c.size_gb[None, :] / c.storage_gb[:, None]  # [E, M]
         self._neighbours = [np.flatnonzero(c.linked[e]) for e in range(E)]
         self._index_caches: list[dict[int, np.ndarray]] = [{} for _ in range(E)]  # first fit memo
-        self._slots = [self._gather(g) for g in range(c.n_slots)]
+        self._slots = [
+            build_slot(c, g, U, self._neighbours, self._qtable) for g in range(c.n_slots)
+        ]
         self.frame = -1  # frames begun so far − 1
         self.slot = 0  # next global slot with requests to play (n_slots at the end)
         self._frame_end = 0  # first global slot of the next frame
@@ -162,15 +140,16 @@ class CachingEpisode:
         if not self.frame_done or self.done:
             raise RuntimeError("begin_frame: the current frame is not finished or none is left")
         cache = np.asarray(cache, bool)
-        over = (cache * self.c.size_gb).sum(axis=1) > self.c.storage_gb
-        if over.any():
-            raise ValueError(f"cache exceeds the storage of servers {np.flatnonzero(over)}")
-        loaded = float(((cache & ~self.previous_cache) * self.c.size_gb).sum())
+        size = self.c.size_gb
+        if np.count_nonzero(cache @ size > self.c.storage_gb * (1 + STORAGE_TOLERANCE)):
+            raise ValueError("the cache exceeds a server's storage")
+        loaded = float((cache & ~self.previous_cache).ravel() @ self._size_per_entry)
         self.frame += 1
         self.cache[self.frame] = cache
         self.gb_loaded[self.frame] = loaded
-        # [server, model]: cached at some server linked to this one (slot observations)
-        self._cached_nearby = (self.c.linked.astype(float) @ cache) > 0
+        self._cache_ok[:-1] = cache.ravel()
+        if self.n_servers > 1:  # [server, model]: cached at a linked server (observations)
+            self._cached_nearby = ((self._linked @ cache) > 0).ravel()
         K = self.c.slots_per_frame
         self.slot, self._frame_end = self.frame * K, (self.frame + 1) * K
         self._skip_empty()
@@ -181,7 +160,7 @@ class CachingEpisode:
             self.slot += 1
 
     @property
-    def current(self) -> SlotRequests:
+    def current(self) -> SlotTables:
         """The requests of the slot to play next."""
         return self._slots[self.slot]
 
@@ -208,18 +187,37 @@ class CachingEpisode:
             cache[e] = self.first_fit(e, order)
         return cache
 
-    def first_fit(self, server: int, models: np.ndarray) -> np.ndarray:
+    def first_fit(self, server: int, models: np.ndarray | list[int]) -> np.ndarray:
         """Take ``models`` in order, keeping each that still fits the server's storage."""
         chosen = np.zeros(self.n_models, bool)
-        room = float(self.c.storage_gb[server])
-        for m in models.tolist():
-            size = float(self.c.size_gb[m])
-            if size <= room:
+        room, sizes = self._storage[server], self._sizes
+        for m in models.tolist() if isinstance(models, np.ndarray) else models:
+            if sizes[m] <= room:
                 chosen[m] = True
-                room -= size
+                room -= sizes[m]
         return chosen
 
     # ---------------------------------------------------------------- slot actions
+
+    def _decode(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(routing option, steps offset j, share) of the current slot's requests."""
+        s, E = self.current, self.n_servers
+        own = np.minimum(np.maximum(np.asarray(action, float).reshape(-1)[s.action_at], -1.0), 1.0)
+        z = np.exp(self.share_scale * own[:, 0])
+        # softmax per home server (one server: a plain sum is cheaper than bincount)
+        total = sum(z.tolist()) if E == 1 else np.bincount(s.home, z, minlength=E)[s.home]
+        share = z / total
+        j = np.rint((own[:, 1] + 1.0) * s.half_span).astype(np.int64)
+        if E == 1:  # options [cloud, home]
+            option = (own[:, 2] >= 0.0).astype(np.int64)
+        else:
+            option = np.minimum((own[:, 2] + 1.0) * s.half_options, s.top_option).astype(np.int64)
+        return option, j, share
+
+    def play_action(self, action: np.ndarray) -> float:
+        """Play the current slot with a slot action; returns the slot's utility (the fast path
+        of the slot environment: :meth:`decisions_from_action` then :meth:`play_slot`)."""
+        return self._play(*self._decode(action))
 
     def decisions_from_action(
         self, action: np.ndarray
@@ -227,20 +225,8 @@ class CachingEpisode:
         """(server, share, steps) of the current slot's requests named by a slot action
         (before the cache fallback and the step-capacity repair of :meth:`play_slot`)."""
         s = self.current
-        own = np.clip(np.asarray(action, float).reshape(-1)[s.action_at], -1.0, 1.0)
-        z = np.exp(self.share_scale * own[:, 0])
-        if self.n_servers == 1:
-            share = z / z.sum()
-        else:
-            share = z / np.bincount(s.home, z, minlength=self.n_servers)[s.home]
-        unit = (own[:, 1:] + 1.0) * 0.5  # steps and route scores in [0, 1]
-        steps = s.steps_min + np.rint(unit[:, 0] * s.steps_span)
-        if self.n_servers == 1:  # options [cloud, home]
-            server = np.where(own[:, 2] >= 0.0, 0, -1)
-        else:
-            pick = np.minimum(unit[:, 1] * s.n_options, s.n_options - 1.0).astype(np.int64)
-            server = s.options[s.rows, pick]
-        return server, share, steps
+        option, j, share = self._decode(action)
+        return s.options[s.rows_w + option], share, s.steps_min + j
 
     def play_slot(self, server: np.ndarray, share: np.ndarray, steps: np.ndarray) -> float:
         """Play the current slot with these decisions (aligned with :attr:`current`); returns
@@ -248,72 +234,65 @@ class CachingEpisode:
         is not cached) means the cloud; steps are rounded and clipped into the model's range;
         step capacity is repaired as the module doc says. Shares must be > 0 and sum to ≤ 1
         per home server."""
+        s = self.current
+        column = s.rows * (self.n_servers + 1) + np.asarray(server, np.int64) + 1
+        j = np.clip(np.rint(steps) - s.steps_min, 0, s.span).astype(np.int64)
+        return self._play(s.option_of[column], j, np.asarray(share, float))
+
+    def _play(self, option: np.ndarray, j: np.ndarray, share: np.ndarray) -> float:
         if self.frame_done:
-            raise RuntimeError("play_slot: no slot left in this frame (call begin_frame)")
-        s, c = self.current, self.c
-        steps = np.clip(np.rint(steps), s.steps_min, s.steps_min + s.steps_span)
-        cache = self.cache[self.frame]
-        if self.n_servers == 1:  # only home (0) or the cloud
-            at = s.home
-            edge = (server >= 0) & cache[0, s.model]
-        else:
-            at = np.where(server >= 0, server, s.home)
-            edge = (server >= 0) & s.allowed[s.rows, at] & cache[at, s.model]
-            at = np.where(edge, at, s.home)  # keeps the edge terms finite
-        if edge.any():
-            load = np.bincount(at, np.where(edge, steps, 0.0), minlength=self.n_servers)
-            if (load > c.step_capacity).any():
-                edge = self._repair(edge, at, share, steps, load)
-        utility = self._utility(edge, at, share, steps)
-        total = float(utility.sum())
+            raise RuntimeError("no slot left in this frame (call begin_frame)")
+        s = self.current
+        option = option * self._cache_ok[s.cache_key[s.rows_w + option]]  # not cached: cloud
+        utility = self._utility(option, j, share)
+        steps = s.steps_min + j
+        server = s.options[s.rows_w + option]
+        load = np.bincount(server + 1, steps, minlength=self.n_servers + 1)[1:]
+        if np.count_nonzero(load > self.c.step_capacity):
+            at_cloud = self._utility(0 * option, j, share)
+            option = self._repair(option, server, steps, load, utility - at_cloud)
+            utility = np.where(option > 0, utility, at_cloud)
+        total = sum(utility.tolist())
         self.slot_utility[self.slot] = total
-        self._played[self.slot] = (edge, at, share, steps)
+        self._played[self.slot] = (option, j, share)
         self.slot += 1
         self._skip_empty()
         return total
 
     def _utility(
-        self, edge: np.ndarray, at: np.ndarray, share: np.ndarray, steps: np.ndarray
+        self, option: np.ndarray, j: np.ndarray, share: np.ndarray, s: SlotTables | None = None
     ) -> np.ndarray:
-        """Each current request's utility, served at ``at`` where ``edge`` else at the cloud:
-        the evaluator's formulas (optkit/evaluate.py, _caching_scores) element by element, so
-        the values are the evaluator's to the bit; a zero weight's term is skipped (x − 0·y =
-        x exactly)."""
-        s, c = self.current, self.c
-        generation = (s.seconds_per_step * steps + s.overhead_s) / c.speed[at]
-        if self.n_servers > 1:
-            generation = s.transfer_s[s.rows, at] + generation
-        delay = s.radio_s_share / share + np.where(edge, generation, s.cloud_delay_s)
-        quality = np.where(edge, self._qtable[s.model, steps.astype(np.int64)], s.cloud_quality)
-        utility = self._wq * quality - self._wd * delay
+        """Each request's utility (of the current slot, or of ``s``) with this routing option,
+        steps offset and share: the evaluator's expression in its order (see
+        :mod:`.caching_slots`); a zero weight's term is skipped (x − 0·y = x exactly)."""
+        s = self.current if s is None else s
+        key = s.rows_ws + option * s.depth + j
+        delay = s.radio_s_share / share + s.delay[key]
+        utility = s.quality_term[key] - self._wd * delay
         if self._wc:
-            utility -= self._wc * np.where(edge, c.cost_per_step[at] * steps, c.cloud_cost)
+            utility -= s.cost_term[key]
         if self._wl:
-            utility -= self._wl * np.maximum(0.0, delay - s.max_delay_s)
+            utility -= self._wl * np.maximum(delay - s.max_delay_s, 0.0)
         return utility
 
     def _repair(
         self,
-        edge: np.ndarray,
-        at: np.ndarray,
-        share: np.ndarray,
+        option: np.ndarray,
+        server: np.ndarray,
         steps: np.ndarray,
         load: np.ndarray,
+        gain: np.ndarray,
     ) -> np.ndarray:
         """Move the lowest-gain requests of overloaded servers to the cloud until they fit
         (gain: utility at the server minus utility at the cloud, same share; ties by order)."""
         capacity = self.c.step_capacity
-        everywhere = np.ones_like(edge)
-        gain = self._utility(everywhere, at, share, steps) - self._utility(
-            ~everywhere, at, share, steps
-        )
-        edge = edge.copy()
+        option = option.copy()
         for v in np.flatnonzero(load > capacity).tolist():
-            members = np.flatnonzero(edge & (at == v))
+            members = np.flatnonzero(server == v)
             order = members[np.argsort(gain[members], kind="stable")]
             cut = int(np.searchsorted(np.cumsum(steps[order]), load[v] - capacity[v])) + 1
-            edge[order[:cut]] = False
-        return edge
+            option[order[:cut]] = 0
+        return option
 
     # ---------------------------------------------------------------- observations
 
@@ -366,13 +345,20 @@ class CachingEpisode:
             return np.zeros(self.slot_observation_size, np.float32)
         s = self.current
         obs = s.observation.copy()
-        cache = self.cache[self.frame]
-        obs[s.cached_at] = cache[s.home, s.model]
+        obs[s.cached_at] = self._cache_ok[s.home_model]
         if self.n_servers > 1:
-            obs[s.cached_at + 1] = self._cached_nearby[s.home, s.model]
+            obs[s.cached_at + 1] = self._cached_nearby[s.home_model]
         return obs
 
     # ---------------------------------------------------------------- the solution
+
+    def request_utilities(self) -> np.ndarray:
+        """The utility of every request played so far (0 for the others), in file order."""
+        out = np.zeros(self.c.n_requests)
+        for g, (option, j, share) in self._played.items():
+            s = self._slots[g]
+            out[s.index] = self._utility(option, j, share, s)
+        return out
 
     def objective(self) -> float:
         """Σ slot utilities − w_s · GB loaded of what has been played."""
@@ -384,64 +370,13 @@ class CachingEpisode:
             raise RuntimeError("the episode is not finished")
         R = self.c.n_requests
         server, bandwidth, steps = np.full(R, -1, np.int64), np.ones(R), np.zeros(R)
-        for g, (edge, at, share, slot_steps) in self._played.items():
-            idx = self._slots[g].index
-            server[idx] = np.where(edge, at, -1)
-            bandwidth[idx] = share
-            steps[idx] = np.where(edge, slot_steps, 0.0)
+        for g, (option, j, share) in self._played.items():
+            s = self._slots[g]
+            server[s.index] = s.options[s.rows_w + option]
+            bandwidth[s.index] = share
+            steps[s.index] = np.where(option > 0, s.steps_min + j, 0.0)
         return CachingSolution.from_arrays(
             self.instance.name, method, self.cache, server, bandwidth, steps
         )
 
     # ---------------------------------------------------------------- set-up
-
-    def _gather(self, g: int) -> SlotRequests:
-        c, E, U = self.c, self.n_servers, self.n_users
-        idx = c.slot_requests(g)
-        n = len(idx)
-        home, model, user = c.req_home[idx], c.req_model[idx], c.req_user[idx]
-        smin = c.steps_min[model].astype(float)
-        smax = c.steps_max[model]
-        degree = np.array([len(nb) for nb in self._neighbours], np.int64)
-        options = np.full((n, 2 + int(degree.max())), -1, np.int64)
-        options[:, 1] = home
-        for i, h in enumerate(home.tolist()):
-            options[i, 2 : 2 + degree[h]] = self._neighbours[h]
-        entry = home * U + user  # (server, user) entry of the request
-        grid = np.zeros((E * U, SLOT_FEATURES))
-        grid[entry, 0] = 1.0
-        grid[entry, 3] = c.radio_s_share[idx]
-        grid[entry, 4] = c.cloud_delay_s[idx]
-        grid[entry, 5] = (c.seconds_per_step[model] * smax + c.overhead_s[model]) / c.speed[home]
-        grid[entry, 6] = c.req_max_delay_s[idx]
-        grid[entry, 7] = self._qtable[model, smax] - c.req_cloud_quality[idx]
-        need = np.bincount(home, smax.astype(float), minlength=E)
-        extra = np.concatenate(
-            [
-                np.bincount(home, minlength=E) / U,
-                np.divide(c.step_capacity, need, out=np.zeros(E), where=need > 0),
-                [g // c.slots_per_frame / c.frames, g % c.slots_per_frame / c.slots_per_frame],
-            ]
-        )
-        return SlotRequests(
-            index=idx,
-            user=user,
-            home=home,
-            model=model,
-            rows=np.arange(n),
-            action_at=(3 * entry)[:, None] + np.arange(3),
-            steps_min=smin,
-            steps_span=smax - smin,
-            seconds_per_step=c.seconds_per_step[model],
-            overhead_s=c.overhead_s[model],
-            radio_s_share=c.radio_s_share[idx],
-            cloud_delay_s=c.cloud_delay_s[idx],
-            max_delay_s=c.req_max_delay_s[idx],
-            cloud_quality=c.req_cloud_quality[idx],
-            allowed=c.allowed[idx],
-            transfer_s=c.transfer_s[idx],
-            options=options,
-            n_options=(2 + degree[home]).astype(float),
-            observation=np.concatenate([grid.ravel(), extra]).astype(np.float32),
-            cached_at=entry * SLOT_FEATURES + 1,
-        )
