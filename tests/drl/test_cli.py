@@ -287,3 +287,14 @@ def test_ctrl_c_leaves_a_usable_checkpoint(tmp_path: Path) -> None:
     )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run / RUN).read_text())["step"] == step + 50
+
+
+def test_policy_method_needs_a_run_directory(tmp_path: Path, capsys) -> None:
+    optkit.instances.generators.write_set("scheduling", "amcoedge", "tiny", 1, 1, tmp_path)
+    files = str(tmp_path)
+    code, _, err = cli(["solve", files, "--method", "policy"], capsys)
+    assert (
+        code == 2 and "method policy needs its training run directory: --method policy:DIR" in err
+    )
+    code, _, err = cli(["solve", files, "--method", f"policy:{tmp_path / 'nothing'}"], capsys)
+    assert code == 2 and "no trained policy here" in err and len(err.strip().splitlines()) == 1

@@ -20,8 +20,10 @@ from optkit.drl.envs import (
     GeneratedSource,
     SchedulingEnv,
     fixed,
+    frame_spaces,
     generated_instance,
     make_env,
+    slot_spaces,
     water_fill,
 )
 from optkit.drl.envs.caching import equal_allocation, keep_cache, lfu_cache
@@ -117,24 +119,30 @@ def test_two_timescale_episode_driven_by_two_policies() -> None:
     rng = np.random.default_rng(4)
     for frame_side, slot_side in (("agent", "agent"), ("keep", "agent"), ("agent", "equal")):
         ep = CachingEpisode(instance, frame_action="scores")
+        frame_obs, frame_act = frame_spaces(ep)
+        slot_obs, slot_act = slot_spaces(ep)
         total = 0.0
         while not ep.done:
             obs = ep.frame_observation()
             assert obs.shape == (ep.frame_observation_size,)
+            assert frame_obs.contains(obs)
             if frame_side == "agent":
-                cache = ep.cache_from_action(rng.uniform(-1, 1, ep.n_servers * ep.n_models))
+                cache = ep.cache_from_action(rng.uniform(-1, 1, frame_act.shape))
             else:
                 cache = keep_cache(ep)
             total += ep.begin_frame(cache)
             while not ep.frame_done:
                 obs = ep.slot_observation()
                 assert obs.shape == (ep.slot_observation_size,)
-                if slot_side == "agent":
-                    action = rng.uniform(-1, 1, ep.n_servers * 3 * ep.n_users)
-                    decisions = ep.decisions_from_action(action)
+                assert slot_obs.contains(obs)
+                if slot_side == "agent" and ep.slot % 2:
+                    total += ep.play_action(rng.uniform(-1, 1, slot_act.shape))
+                elif slot_side == "agent":  # the same mapping, as explicit decisions
+                    total += ep.play_slot(
+                        *ep.decisions_from_action(rng.uniform(-1, 1, slot_act.shape))
+                    )
                 else:
-                    decisions = equal_allocation(ep)
-                total += ep.play_slot(*decisions)
+                    total += ep.play_slot(*equal_allocation(ep))
         ev = optkit.evaluate(instance, ep.solution("pair"))
         assert ev.feasible
         assert total == pytest.approx(ev.objective, rel=1e-12, abs=1e-9)

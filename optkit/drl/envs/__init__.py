@@ -30,7 +30,9 @@ from optkit.drl.envs.caching import (
     CACHE_POLICIES,
     CachingFrameEnv,
     CachingSlotEnv,
+    frame_spaces,
     show_dims,
+    slot_spaces,
 )
 from optkit.drl.envs.caching_core import SHARE_SCALE, CachingEpisode
 from optkit.drl.envs.scheduling import SchedulingEnv, water_fill
@@ -172,10 +174,12 @@ __all__ = [
     "check_options",
     "default_env",
     "fixed",
+    "frame_spaces",
     "generated_instance",
     "make_env",
     "make_optkit_env",
     "show_dims",
+    "slot_spaces",
     "source_from_dict",
     "water_fill",
 ]

@@ -80,6 +80,30 @@ CACHE_POLICIES: dict[str, CachePolicy] = {"lfu": lfu_cache, "keep": keep_cache}
 ALLOCATION_RULES: dict[str, AllocationRule] = {"equal": equal_allocation}
 
 
+def slot_spaces(episode: CachingEpisode) -> tuple[gym.spaces.Box, gym.spaces.Box]:
+    """(observation, action) spaces of the slot decisions of ``episode`` (an agent driving
+    :class:`CachingEpisode` directly builds its networks from these)."""
+    size = episode.slot_observation_size
+    action = episode.n_servers * 3 * episode.n_users
+    return (
+        gym.spaces.Box(-np.inf, np.inf, (size,), np.float32),
+        gym.spaces.Box(-1.0, 1.0, (action,), np.float32),
+    )
+
+
+def frame_spaces(episode: CachingEpisode) -> tuple[gym.spaces.Box, gym.spaces.Space[Any]]:
+    """(observation, action) spaces of the frame decisions of ``episode``: ``Discrete`` for
+    the ``index`` encoding, ``Box`` for ``scores``."""
+    size = episode.frame_observation_size
+    entries = episode.n_servers * episode.n_models
+    action: gym.spaces.Space[Any] = (
+        gym.spaces.Discrete(1 << entries)
+        if episode.frame_action == "index"
+        else gym.spaces.Box(-1.0, 1.0, (entries,), np.float32)
+    )
+    return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32), action
+
+
 def caching_dims(instance: CachingInstance) -> dict[str, int]:
     """The dimensions a caching policy's networks are built for."""
     return {
@@ -158,10 +182,7 @@ class CachingSlotEnv(_CachingEnv):
                 )
             cache_policy = CACHE_POLICIES[cache_policy]
         self.cache_policy = cache_policy
-        E, U = self.dims["servers"], self.dims["users"]
-        size = self.episode.slot_observation_size
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (E * 3 * U,), np.float32)
+        self.observation_space, self.action_space = slot_spaces(self.episode)
         self._pending = 0.0
 
     def _enter_frames(self) -> float:
@@ -208,13 +229,7 @@ class CachingFrameEnv(_CachingEnv):
                 )
             allocation = ALLOCATION_RULES[allocation]
         self.allocation = allocation
-        E, M = self.dims["servers"], self.dims["models"]
-        size = self.episode.frame_observation_size
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
-        if frame_action == "index":
-            self.action_space = gym.spaces.Discrete(1 << (E * M))
-        else:
-            self.action_space = gym.spaces.Box(-1.0, 1.0, (E * M,), np.float32)
+        self.observation_space, self.action_space = frame_spaces(self.episode)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

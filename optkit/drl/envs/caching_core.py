@@ -10,8 +10,12 @@ directly::
     while not ep.done:
         reward = ep.begin_frame(ep.cache_from_action(frame_agent.act(ep.frame_observation())))
         while not ep.frame_done:
-            reward += ep.play_slot(*ep.decisions_from_action(slot_agent.act(ep.slot_observation())))
+            reward += ep.play_action(slot_agent.act(ep.slot_observation()))
     ep.solution("t2drl")            # the decisions, in the standard format
+
+A fixed rule on either side: ``lfu_cache(ep)`` / ``keep_cache(ep)`` give a frame's cache, and
+``ep.play_slot(*equal_allocation(ep))`` plays a slot with explicit (server, share, steps)
+decisions (as an exact per-slot allocation would).
 
 Rewards use the evaluator's formulas element by element (:func:`optkit.evaluate`, DESIGN
 §2.3): a request's utility here is bit-for-bit the evaluator's, so the rewards of an episode
