@@ -331,3 +331,21 @@ def test_folder_source_cycles_in_sorted_order(tmp_path) -> None:
     env = SchedulingEnv(source)
     names = [env.reset()[1]["instance"] for _ in range(4)]
     assert names == [m.name for m in made] + [made[0].name]
+
+
+@pytest.mark.parametrize("preset", ["t2drl", "edgeaigc"])
+def test_fast_path_equals_explicit_decisions(preset: str) -> None:
+    """play_action(a) and play_slot(*decisions_from_action(a)) are the same decisions."""
+    instance = generated_instance("caching", preset, "small", 8, 0)
+    episodes = [CachingEpisode(instance), CachingEpisode(instance)]
+    rng = np.random.default_rng(5)
+    while not episodes[0].done:
+        cache = lfu_cache(episodes[0])
+        for ep in episodes:
+            ep.begin_frame(cache)
+        while not episodes[0].frame_done:
+            action = rng.uniform(-1.2, 1.2, slot_spaces(episodes[0])[1].shape)
+            a = episodes[0].play_action(action)
+            b = episodes[1].play_slot(*episodes[1].decisions_from_action(action))
+            assert a == b
+    assert episodes[0].solution("x") == episodes[1].solution("x")
