@@ -75,7 +75,7 @@ def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
 def test_discrete_agents_learn_the_matching_toy(
     agent: str, steps: int, threshold: float, tmp_path: Path
 ) -> None:
-    """Optimal return 8, random play 2."""
+    """Optimal return 8, random play 2 (trained on seeds 0–2 this machine reached 8.0)."""
     trainer = Trainer(run_spec(agent, steps, eval_every=steps), tmp_path)
     before = greedy_return(trainer)
     trainer.run(handle_sigint=False)
@@ -85,12 +85,13 @@ def test_discrete_agents_learn_the_matching_toy(
 
 @pytest.mark.parametrize(("agent", "steps"), [("ddpg", 1500), ("td3", 1500), ("sac", 1500)])
 def test_continuous_agents_learn_the_target_toy(agent: str, steps: int, tmp_path: Path) -> None:
-    """Optimal return 0, random play about −11, the untrained actor about −4."""
+    """Optimal return 0, random play about −11, the untrained actor about −6.5 (trained on
+    seeds 0–2 this machine reached −0.04 to −0.4)."""
     trainer = Trainer(run_spec(agent, steps, eval_every=steps), tmp_path)
     before = greedy_return(trainer)
     trainer.run(handle_sigint=False)
     after = greedy_return(trainer)
-    assert after >= -0.6 and after > before + 2, (before, after)
+    assert after >= -1.0 and after > before + 4, (before, after)
 
 
 @pytest.mark.parametrize("agent", ["ddqn", "sac"])
