@@ -127,3 +127,13 @@ register(
     "online: K random servers, water-filling (random-k:K; default K = max_servers, else 3; seeded)",
     "heuristic",
 )
+
+# Trained DRL policies (optkit train); the variant is the training run directory.
+for _family in ("caching", "scheduling"):
+    register(
+        _family,
+        "policy",
+        "optkit.drl.policy:solve",
+        "a policy trained by optkit train (policy:RUN_DIR)",
+        "policy",
+    )
