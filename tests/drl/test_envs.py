@@ -24,7 +24,6 @@ from optkit.drl.envs import (
     generated_instance,
     make_env,
     slot_spaces,
-    water_fill,
 )
 from optkit.drl.envs.caching import equal_allocation, keep_cache, lfu_cache
 from optkit.errors import OptkitError
@@ -209,31 +208,6 @@ def test_repair_moves_the_lowest_gain_requests_to_the_cloud() -> None:
     assert gain[moved].max() <= gain[kept].min()
     # minimal: putting back the best moved request would break the capacity
     assert steps[kept].sum() + steps[moved[np.argmax(gain[moved])]] > capacity
-
-
-@given(
-    process=st.lists(st.floats(0.01, 10.0), min_size=1, max_size=6),
-    data=st.data(),
-)
-def test_water_filling_is_exact(process: list[float], data: st.DataObject) -> None:
-    waits = data.draw(st.lists(st.floats(0.0, 5.0), min_size=len(process), max_size=len(process)))
-    x, level = water_fill(process, waits)
-    assert sum(x) == pytest.approx(1.0, abs=1e-12)
-    assert min(x) >= 0.0
-    finish = [xi * a + w for xi, a, w in zip(x, process, waits, strict=True)]
-    for xi, w, f in zip(x, waits, finish, strict=True):
-        if xi > 0:
-            assert f == pytest.approx(level, rel=1e-9, abs=1e-12)
-        else:
-            assert w >= level - 1e-12
-    # no split does better: moving any share from an active server to any other raises the max
-    other = data.draw(st.lists(st.floats(0.0, 1.0), min_size=len(process), max_size=len(process)))
-    if sum(other) > 0:
-        y = [o / sum(other) for o in other]
-        assert (
-            max(yi * a + w for yi, a, w in zip(y, process, waits, strict=True))
-            >= max(finish) - 1e-9
-        )
 
 
 def test_generated_source_matches_optkit_generate_and_streams_are_disjoint() -> None:

@@ -35,7 +35,7 @@ from optkit.drl.envs.caching import (
     slot_spaces,
 )
 from optkit.drl.envs.caching_core import SHARE_SCALE, CachingEpisode
-from optkit.drl.envs.scheduling import SchedulingEnv, water_fill
+from optkit.drl.envs.scheduling import SchedulingEnv
 from optkit.drl.envs.sources import (
     FixedSource,
     FolderSource,
@@ -181,5 +181,4 @@ __all__ = [
     "show_dims",
     "slot_spaces",
     "source_from_dict",
-    "water_fill",
 ]

@@ -91,6 +91,10 @@ class SchedulingState:
         """Q_j(k): the work queued at each server at the start of the current slot."""
         return np.array(self._queue)
 
+    def queue_list(self) -> list[float]:
+        """:attr:`queue_gcycles` as a plain list (do not modify it)."""
+        return self._queue
+
     @property
     def earlier_gcycles(self) -> np.ndarray:
         """W: the work assigned to each server earlier in the current slot."""
