@@ -53,6 +53,7 @@ import numpy as np
 from optkit.drl.envs.caching_slots import SLOT_FEATURES, SlotTables
 from optkit.drl.envs.caching_slots import build as build_slot
 from optkit.errors import OptkitError
+from optkit.evaluate import request_utility
 from optkit.instances.caching import STORAGE_TOLERANCE, CachingInstance
 from optkit.instances.solution import CachingSolution
 
@@ -94,7 +95,6 @@ class CachingEpisode:
         if c.quality_table is None:
             raise OptkitError(f"{instance.name}: steps_max too large for the environment's tables")
         self._qtable = c.quality_table
-        self._wq, self._wd, self._wc, self._wl = c.w_quality, c.w_delay, c.w_cost, c.w_late
         self.cache = np.zeros((c.frames, E, M), bool)
         # per played slot: (routing option, steps offset, share), assembled by solution()
         self._played: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -267,16 +267,14 @@ class CachingEpisode:
         self, option: np.ndarray, j: np.ndarray, share: np.ndarray, s: SlotTables | None = None
     ) -> np.ndarray:
         """Each request's utility (of the current slot, or of ``s``) with this routing option,
-        steps offset and share: the evaluator's expression in its order (see
-        :mod:`.caching_slots`); a zero weight's term is skipped (x − 0·y = x exactly)."""
+        steps offset and share: the evaluator's own kernel
+        (:func:`optkit.evaluate.request_utility`) on the slot's tables."""
         s = self.current if s is None else s
         key = s.rows_ws + option * s.depth + j
         delay = s.radio_s_share / share + s.delay[key]
-        utility = s.quality_term[key] - self._wd * delay
-        if self._wc:
-            utility -= s.cost_term[key]
-        if self._wl:
-            utility -= self._wl * np.maximum(delay - s.max_delay_s, 0.0)
+        utility: np.ndarray = request_utility(
+            self.c, s.quality_term[key], delay, s.cost_term[key], s.max_delay_s
+        )
         return utility
 
     def _repair(

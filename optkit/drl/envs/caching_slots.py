@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optkit.evaluate import generation_s
 from optkit.instances.compiled import CompiledCaching
 
 #: Features per (server, user) entry of the slot observation.
@@ -90,10 +91,9 @@ def build(
     delay[:, 0, :] = c.cloud_delay_s[idx][:, None]
     quality[:, 0, :] = c.w_quality * c.req_cloud_quality[idx][:, None]
     cost[:, 0, :] = c.w_cost * c.cloud_cost
-    sps, overhead = c.seconds_per_step[model][:, None], c.overhead_s[model][:, None]
     for o in range(1, width):
         v = np.maximum(options[:, o], 0)
-        generation = (sps * steps + overhead) / c.speed[v][:, None]
+        generation = generation_s(c, model[:, None], v[:, None], steps)
         delay[:, o, :] = c.transfer_s[idx, v][:, None] + generation
         quality[:, o, :] = c.w_quality * qtable[model[:, None], steps.astype(np.int64)]
         cost[:, o, :] = c.w_cost * (c.cost_per_step[v][:, None] * steps)
