@@ -5,7 +5,6 @@ gives them, with reference optima) or on a Gymnasium env (mean return)."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from optkit.evaluate import evaluate
 from optkit.gaps import Sense, normalised_regret, policy_gap
 from optkit.instances.common import SENSE
 from optkit.instances.io import Instance
+from optkit.instances.solu import read_solu_folder
 
 #: The family's plain baseline (DESIGN §4, the normalised regret's v_base).
 BASELINE = {"caching": "no-cache:equal", "scheduling": "local"}
@@ -61,14 +61,10 @@ def rollout(env: gym.Env, agent: Actor, **reset: Any) -> tuple[float, int]:
 
 
 def read_references(folder: Path) -> dict[str, float]:
-    """Reference optima (``=opt=`` and ``=best=`` lines) of the ``*.solu`` files in a folder."""
-    refs: dict[str, float] = {}
-    for path in sorted(folder.glob("*.solu")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            m = re.match(r"\s*=(opt|best)=\s+(\S+)\s+(\S+)", line)
-            if m:
-                refs[m.group(2)] = float(m.group(3))
-    return refs
+    """Reference optima (``=opt=`` and ``=best=`` values) of the ``*.solu`` files in a folder."""
+    return {
+        name: ref.value for name, ref in read_solu_folder(folder).items() if ref.value is not None
+    }
 
 
 class HeldOutEvaluator:
