@@ -304,6 +304,28 @@ def _caching(
         return _caching_scores(c, cache, server, bandwidth, steps)
 
 
+def generation_s(c: Any, model: Any, server: Any, steps: Any) -> Any:
+    """Generation delay (s) of ``model`` with ``steps`` denoising steps at edge ``server``:
+    (seconds_per_step·s + overhead_s)/speed (DESIGN §2.1). Broadcasts over numpy arrays; the
+    one formula the evaluator and the DRL environments share."""
+    return (c.seconds_per_step[model] * steps + c.overhead_s[model]) / c.speed[server]
+
+
+def request_utility(
+    c: Any, quality_term: Any, delay_s: Any, cost_term: Any, max_delay_s: Any
+) -> Any:
+    """U_r = w_q·quality − w_d·delay − w_c·cost − w_l·max(0, delay − max_delay) (DESIGN §2.3),
+    from ``quality_term`` = w_q·quality and ``cost_term`` = w_c·cost, in one fixed order of
+    operations (a zero weight's term is skipped, which changes no bit) — so the environments'
+    rewards and the evaluator's utilities agree to the bit."""
+    utility = quality_term - c.w_delay * delay_s
+    if c.w_cost:
+        utility = utility - cost_term
+    if c.w_late:
+        utility = utility - c.w_late * np.maximum(delay_s - max_delay_s, 0.0)
+    return utility
+
+
 def _caching_scores(
     c: Any, cache: np.ndarray, server: np.ndarray, bandwidth: np.ndarray, steps: np.ndarray
 ) -> tuple[float, dict[str, Any], CachingDetails]:
@@ -312,14 +334,14 @@ def _caching_scores(
     at = np.where(edge, server, 0)
     s = np.where(edge, steps, c.steps_min[c.req_model]).astype(float)
     model = c.req_model
-    generation = (c.seconds_per_step[model] * s + c.overhead_s[model]) / c.speed[at]
+    generation = generation_s(c, model, at, s)
     delay = c.radio_s_share / bandwidth + np.where(
         edge, c.transfer_s[np.arange(R), at] + generation, c.cloud_delay_s
     )
     quality = np.where(edge, c.quality(model, s), c.req_cloud_quality)
     cost = np.where(edge, c.cost_per_step[at] * s, c.cloud_cost)
-    late = np.maximum(0.0, delay - c.req_max_delay_s)
-    utility = c.w_quality * quality - c.w_delay * delay - c.w_cost * cost - c.w_late * late
+    late = np.maximum(delay - c.req_max_delay_s, 0.0)
+    utility = request_utility(c, c.w_quality * quality, delay, c.w_cost * cost, c.req_max_delay_s)
     hit = cache[c.req_frame, c.req_home, model] if R else np.zeros(0, bool)
     previous = np.concatenate([c.initial_cache[None], cache[:-1]])
     gb_loaded = ((cache & ~previous) * c.size_gb).sum(axis=(1, 2))
@@ -474,4 +496,12 @@ def _scheduling_scores(c: Any, decisions: Any) -> tuple[float, dict[str, Any], S
     return float(cost.sum()), metrics, details
 
 
-__all__ = ["SOLUTION_FORMAT", "CachingDetails", "Evaluation", "SchedulingDetails", "evaluate"]
+__all__ = [
+    "SOLUTION_FORMAT",
+    "CachingDetails",
+    "Evaluation",
+    "SchedulingDetails",
+    "evaluate",
+    "generation_s",
+    "request_utility",
+]

@@ -10,7 +10,8 @@ from optkit.cli.common import out
 from optkit.errors import OptkitError
 from optkit.instances.io import load_instance
 
-FORMATS = {"nl": "nl", "lp": "lp", "gms": "gams", "mps": "mps"}
+# Pyomo names the LP format "cpxlp" (with "lp" it warns that a .lp file does not match)
+FORMATS = {"nl": "nl", "lp": "cpxlp", "gms": "gams", "mps": "mps"}
 
 
 @click.command()
@@ -37,5 +38,8 @@ def export(instance_path: Path, fmt: str, out_path: Path | None) -> None:
     model = models.build(instance)
     target = out_path or Path(f"{instance.name}.{fmt}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    model.write(str(target), format=FORMATS[fmt], io_options={"symbolic_solver_labels": True})
+    # with the usual extension Pyomo picks the writer itself (naming the format as well makes
+    # it warn about a mismatch for .lp); an unusual file name needs the format spelled out
+    named = {} if target.suffix == f".{fmt}" else {"format": FORMATS[fmt]}
+    model.write(str(target), io_options={"symbolic_solver_labels": True}, **named)
     out.print(f"wrote {target}")

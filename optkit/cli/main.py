@@ -9,7 +9,9 @@ import click
 from optkit import __version__
 from optkit.cli.export import export
 from optkit.cli.files import evaluate_cmd, generate, info, validate
+from optkit.cli.reference import reference
 from optkit.cli.solve import solve_cmd
+from optkit.cli.train import train
 from optkit.errors import InvalidFileError, OptkitError
 
 
@@ -41,6 +43,8 @@ cli.add_command(validate)
 cli.add_command(evaluate_cmd)
 cli.add_command(solve_cmd, name="solve")
 cli.add_command(export)
+cli.add_command(reference)
+cli.add_command(train)
 
 
 def main(argv: list[str] | None = None) -> None:

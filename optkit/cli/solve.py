@@ -14,7 +14,7 @@ from optkit.errors import OptkitError
 from optkit.instances.io import Instance, load_instance
 from optkit.instances.jsonio import write_json
 from optkit.solvers import Result, Status, append_results, lookup, methods, read_results, solve
-from optkit.solvers.registry import canonical
+from optkit.solvers.registry import same_method
 
 STATUS_STYLE = {
     Status.OPTIMAL: "green",
@@ -42,10 +42,6 @@ class _SolveCommand(click.Command):
         with formatter.indentation():
             for line in _method_help().splitlines():
                 formatter.write_text(line)
-
-
-def _canonical(family: str, method: str) -> str:
-    return canonical(*lookup(family, method))
 
 
 def _exists(family: str, method: str) -> bool:
@@ -156,11 +152,17 @@ def solve_cmd(
     if resume:
         if results_path is None:
             raise click.UsageError("--resume needs --out (the results file to continue)")
-        done = set()
+        done: dict[str, list[str]] = {}
         if results_path.exists():
-            done = {(r["instance"], r["method"], r["seed"]) for r in read_results(results_path)}
+            for record in read_results(results_path):
+                if record["seed"] == seed:
+                    done.setdefault(record["instance"], []).append(record["method"])
         before = len(runs)
-        runs = [(i, m) for i, m in runs if (i.name, _canonical(i.family, m), seed) not in done]
+        runs = [
+            (i, m)
+            for i, m in runs
+            if not any(same_method(i.family, m, rec) for rec in done.get(i.name, []))
+        ]
         if before > len(runs):
             click.echo(
                 f"resuming: {before - len(runs)} of {before} runs already in {results_path}",

@@ -118,7 +118,18 @@ def solve(
         return error_result(
             instance, name, str(exc), wall_time_s=time.perf_counter() - start, seed=seed
         )
-    return replace(result, method=name, seed=seed)
+    # a method may refine an open default into a concrete variant (``fastest-k`` → ``fastest-k:3``
+    # when the instance fixes k); otherwise results carry the canonical name
+    if not (variant is None and result.method.startswith(f"{info.name}:")):
+        result = replace(result, method=name)
+    return replace(result, seed=seed)
+
+
+def same_method(family: str, requested: str, recorded: str) -> bool:
+    """Whether a results line's ``recorded`` method is a run of ``requested`` (for resuming)."""
+    info, variant = lookup(family, requested)
+    name = canonical(info, variant)
+    return recorded == name or (variant is None and recorded.startswith(f"{info.name}:"))
 
 
 def _resolve(info: MethodInfo) -> Callable[[Instance, SolveOptions], Result]:

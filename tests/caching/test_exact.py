@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import hand_made, preset_instance, tiny_instances
 from hypothesis import given, settings
 
 import optkit
@@ -16,6 +15,7 @@ from optkit.gaps import agree
 from optkit.instances.caching import CachingInstance
 from optkit.solvers.caching.allocation import _Search, allocate_slot, slot_data
 from optkit.solvers.caching.shares import group_shares, late_dual_constant
+from tests.caching.conftest import hand_made, preset_instance, tiny_instances
 
 TOL = 1e-6
 HEURISTICS = [

@@ -10,21 +10,17 @@ from click.testing import CliRunner
 import optkit
 from optkit.cli.main import cli
 from optkit.gaps import agree
+from optkit.instances.solu import read_solu
 
 ROOT = Path(__file__).resolve().parents[2]
 SET = ROOT / "instances" / "caching-small"
 
 
-def read_solu(path: Path) -> dict[str, float]:
-    optima = {}
-    for line in path.read_text().splitlines():
-        parts = line.split()
-        if parts and parts[0] == "=opt=":
-            optima[parts[1]] = float(parts[2])
-    return optima
-
-
-OPTIMA = read_solu(SET / "caching-small.solu")
+OPTIMA = {
+    name: ref.value
+    for name, ref in read_solu(SET / "caching-small.solu").items()
+    if ref.value is not None
+}
 
 
 def test_solu_covers_the_set_with_12_digits() -> None:

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from handmade import caching_instance, caching_solution
 
 import optkit
 from optkit.cli.main import main
 from optkit.solvers import read_results
+from tests.foundation.handmade import caching_instance, caching_solution
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

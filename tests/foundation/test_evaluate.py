@@ -8,10 +8,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from handmade import caching_instance, caching_solution, scheduling_instance, scheduling_solution
 
 from optkit import evaluate
 from optkit.instances import instance_from_dict, solution_from_dict
+from tests.foundation.handmade import (
+    caching_instance,
+    caching_solution,
+    scheduling_instance,
+    scheduling_solution,
+)
 
 # --------------------------------------------------------------------------------------------
 # Caching, worked out by hand (see handmade.py for the data):

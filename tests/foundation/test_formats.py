@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handmade import caching_instance, scheduling_instance
 
 import optkit
 from optkit.errors import InvalidFileError
 from optkit.instances import from_dict, instance_from_dict, load, save
 from optkit.instances.generators import PRESETS, SIZES, generate, write_set
 from optkit.instances.jsonio import dumps
+from tests.foundation.handmade import caching_instance, scheduling_instance
 
 ALL_PRESETS = [(family, preset) for family in PRESETS for preset in PRESETS[family]]
 

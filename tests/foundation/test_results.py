@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from handmade import caching_instance, scheduling_instance
 
 import optkit
 from optkit.errors import InvalidFileError
@@ -15,6 +14,7 @@ from optkit.instances import instance_from_dict
 from optkit.instances.solution import CachingSolution, RequestDecision
 from optkit.solvers import Status, append_results, finish, read_results
 from optkit.solvers.result import RESULT_KEYS
+from tests.foundation.handmade import caching_instance, scheduling_instance
 
 
 def test_record_has_exactly_the_design_keys(tmp_path: Path) -> None:

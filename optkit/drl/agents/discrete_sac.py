@@ -1,0 +1,136 @@
+"""SAC for discrete actions (Christodoulou 2019): a categorical actor, twin Q networks with one
+output per action, expectations over the action distribution instead of samples, α learned
+towards a target entropy of ``target_entropy_scale · log(actions)``."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from optkit.drl.agents.base import Agent, OffPolicyConfig
+from optkit.drl.agents.networks import CategoricalActor, Temperature
+from optkit.drl.common import mlp, polyak_update
+from optkit.drl.replay import Batch
+from optkit.errors import OptkitError
+
+
+@dataclass(frozen=True)
+class DiscreteSACConfig(OffPolicyConfig):
+    policy_learning_rate: float = 3e-4
+    """Adam learning rate of the actor (and of the temperature)"""
+    q_learning_rate: float = 3e-4
+    """Adam learning rate of the Q networks"""
+    tau: float = 0.005
+    """target network update rate"""
+    alpha: float = 0.2
+    """entropy temperature α (its start value when autotune is on)"""
+    autotune: bool = True
+    """learn α towards the target entropy"""
+    target_entropy_scale: float = 0.89
+    """target entropy = scale · log(number of actions) (CleanRL's 0.89)"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.target_entropy_scale <= 1:
+            raise OptkitError(
+                f"target_entropy_scale must be in [0, 1], got {self.target_entropy_scale}"
+            )
+
+
+class DiscreteSAC(Agent):
+    name = "discrete-sac"
+    discrete = True
+    Config = DiscreteSACConfig
+    config: DiscreteSACConfig
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space,
+        action_space: gym.spaces.Space,
+        config: DiscreteSACConfig,
+        device: torch.device,
+        seed: int,
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device, seed)
+        h, n = config.hidden, self.n_actions
+        self.actor = CategoricalActor(self.obs_dim, n, h).to(device)
+        self.q1, self.q2 = mlp(self.obs_dim, h, n).to(device), mlp(self.obs_dim, h, n).to(device)
+        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
+        self.q_optimiser = torch.optim.Adam(
+            [*self.q1.parameters(), *self.q2.parameters()], config.q_learning_rate
+        )
+        self.actor_optimiser = torch.optim.Adam(
+            self.actor.parameters(), config.policy_learning_rate
+        )
+        self.target_entropy = config.target_entropy_scale * math.log(n)
+        self.temperature = Temperature(config.alpha).to(device)
+        self.alpha_optimiser = torch.optim.Adam(
+            self.temperature.parameters(), config.policy_learning_rate
+        )
+
+    def act(self, obs: np.ndarray, step: int = 0, explore: bool = False) -> Any:
+        if explore and step < self.config.learning_starts:
+            return self.random_action()
+        with torch.no_grad():
+            probs, _ = self.actor(self.obs_tensor(obs))
+        if explore:
+            return int(torch.multinomial(probs[0], 1).item())
+        return int(probs[0].argmax().item())
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        c = self.config
+        alpha = self.temperature().detach()
+        with torch.no_grad():
+            next_probs, next_log_probs = self.actor(batch.next_obs)
+            next_q = torch.min(self.q1_target(batch.next_obs), self.q2_target(batch.next_obs))
+            soft_value = (next_probs * (next_q - alpha * next_log_probs)).sum(dim=1)
+            target = batch.rewards + c.gamma * (1.0 - batch.terminated) * soft_value
+        taken = batch.actions.long().unsqueeze(1)
+        q1 = self.q1(batch.obs).gather(1, taken).squeeze(1)
+        q2 = self.q2(batch.obs).gather(1, taken).squeeze(1)
+        q_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        self.q_optimiser.zero_grad()
+        q_loss.backward()
+        self.q_optimiser.step()
+
+        probs, log_probs = self.actor(batch.obs)
+        with torch.no_grad():
+            q = torch.min(self.q1(batch.obs), self.q2(batch.obs))
+        actor_loss = (probs * (alpha * log_probs - q)).sum(dim=1).mean()
+        self.actor_optimiser.zero_grad()
+        actor_loss.backward()
+        self.actor_optimiser.step()
+        if c.autotune:
+            entropy_gap = (probs.detach() * (log_probs.detach() + self.target_entropy)).sum(dim=1)
+            alpha_loss = -(self.temperature() * entropy_gap).mean()
+            self.alpha_optimiser.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimiser.step()
+        polyak_update(self.q1_target, self.q1, c.tau)
+        polyak_update(self.q2_target, self.q2, c.tau)
+        return {
+            "losses/q": q_loss.item(),
+            "losses/actor": actor_loss.item(),
+            "losses/alpha": float(self.temperature().item()),
+        }
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {
+            "actor": self.actor,
+            "q1": self.q1,
+            "q2": self.q2,
+            "q1_target": self.q1_target,
+            "q2_target": self.q2_target,
+            "temperature": self.temperature,
+        }
+
+    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"actor": self.actor_optimiser, "q": self.q_optimiser, "alpha": self.alpha_optimiser}

@@ -1,0 +1,144 @@
+"""A trained policy as a method: ``optkit solve FILES --method policy:RUN_DIR``.
+
+The run directory's ``policy.pt`` names the agent, its networks, the env spec and the
+dimensions the networks were built for. On each instance the same env is rebuilt around that
+instance and the greedy policy plays one episode; its decisions are the solution, scored by
+:func:`optkit.evaluate` like any other method's (status ``feasible``). An instance of other
+dimensions (servers, models, users; servers and subsets for scheduling) is refused with one
+line naming both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from optkit.drl.agents import Agent, make_agent, make_config
+from optkit.drl.checkpoint import POLICY, POLICY_FORMAT, check_spaces_match, load_file
+from optkit.drl.common import choose_device
+from optkit.drl.envs import EnvSpec, fixed, make_optkit_env, show_dims
+from optkit.drl.evaluation import rollout
+from optkit.errors import MethodRefused, OptkitError
+from optkit.instances.io import Instance
+from optkit.instances.solution import Solution
+from optkit.solvers.registry import SolveOptions
+from optkit.solvers.result import Result, Status, finish
+
+
+@dataclass(frozen=True)
+class TrainedPolicy:
+    """A policy loaded from a run directory."""
+
+    path: Path
+    agent_name: str
+    agent: Agent
+    env: EnvSpec
+    spaces: dict[str, Any]
+    dims: dict[str, int]
+
+    @property
+    def family(self) -> str | None:
+        return self.env.family
+
+    def describe(self) -> str:
+        return show_dims(self.dims)
+
+    def play(self, instance: Instance, method: str) -> Solution:
+        """One greedy episode on ``instance``; its decisions as a solution."""
+        where = f"policy {self.path}"
+        if self.family is None:
+            raise MethodRefused(f"{where} was trained on {self.env.name}, not on an optkit family")
+        if instance.family != self.family:
+            raise MethodRefused(
+                f"{where} was trained on {self.family} instances; {instance.name} is a "
+                f"{instance.family} instance"
+            )
+        env = make_optkit_env(self.env, source=fixed(instance))
+        dims = dict(env.dims)
+        if dims != self.dims:
+            raise MethodRefused(
+                f"{where} was built for {show_dims(self.dims)}; {instance.name} has {show_dims(dims)}"
+            )
+        check_spaces_match(self.spaces, env, where, self.env.name, self.env.name)
+        rollout(env, self.agent, options={"instance": instance})
+        solution: Solution = env.solution(method)
+        return solution
+
+
+def _space(described: dict[str, Any]) -> gym.spaces.Space:
+    if described["type"] == "Discrete":
+        return gym.spaces.Discrete(described["n"])
+    shape = tuple(described["shape"])
+
+    def bound(values: list[float | None], fill: float) -> np.ndarray:
+        return np.array([fill if v is None else v for v in values], np.float32).reshape(shape)
+
+    return gym.spaces.Box(
+        bound(described["low"], -np.inf), bound(described["high"], np.inf), shape, np.float32
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> TrainedPolicy:
+    del mtime  # part of the cache key: a rewritten file is read again
+    data = load_file(Path(path), POLICY_FORMAT)
+    name = data["agent"]
+    # a policy acts only: no replay memory worth the name
+    config = dataclasses.replace(make_config(name, data["config"]), buffer_size=1)
+    with torch.random.fork_rng(devices=[]):  # building networks must not move the caller's RNG
+        agent = make_agent(
+            name,
+            _space(data["spaces"]["observation"]),
+            _space(data["spaces"]["action"]),
+            config,
+            choose_device("auto"),
+            seed=0,
+        )
+    agent.load_state_dict(
+        {k: v for k, v in data["agent_state"].items() if k in ("networks", "extra")}
+    )
+    return TrainedPolicy(
+        Path(path).parent,
+        name,
+        agent,
+        EnvSpec.from_dict(data["env"]),
+        data["spaces"],
+        dict(data["dims"]),
+    )
+
+
+def load_policy(run_dir: str | Path) -> TrainedPolicy:
+    """The policy of a training run directory (or of a ``policy.pt`` file)."""
+    p = Path(run_dir)
+    path = p / POLICY if p.is_dir() else p
+    if not path.exists():
+        raise OptkitError(
+            f"{p}: no trained policy here ({POLICY} missing; is it an optkit train --out directory?)"
+        )
+    return _load(str(path.resolve()), path.stat().st_mtime)
+
+
+def solve(instance: Instance, options: SolveOptions) -> Result:
+    """The ``policy`` method (variant: the run directory)."""
+    if not options.variant:
+        raise OptkitError("method policy needs its training run directory: --method policy:DIR")
+    start = time.perf_counter()
+    policy = load_policy(options.variant)
+    method = f"policy:{options.variant}"
+    solution = policy.play(instance, method)
+    return finish(
+        instance,
+        method,
+        Status.FEASIBLE,
+        solution=solution,
+        wall_time_s=time.perf_counter() - start,
+        seed=options.seed,
+    )
