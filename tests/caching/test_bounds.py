@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from conftest import hand_made, preset_instance, tiny_instances
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from optkit.solvers.caching.lagrange import (
 )
 from optkit.solvers.caching.plan import SlotValues
 from optkit.solvers.caching.shares import bandwidth_price, group_shares, priced_radio_value
+from tests.caching.conftest import hand_made, preset_instance, tiny_instances
 
 TOL = 1e-9
 
