@@ -10,6 +10,7 @@ SCIP needs ≥ 10 s.
 
     python bench/caching_exact.py --quick          # a few minutes
     python bench/caching_exact.py                  # small and medium sets, 300 s limit
+    python bench/caching_exact.py --sets medium --no-extras --out medium.md
 
 Prints tables and writes ``bench/out/caching_exact.md``. Timings on a shared machine are noisy:
 run it twice and compare.
@@ -102,61 +103,85 @@ def compare(sets: dict[str, list[CachingInstance]], limit: float, repeats: int) 
             print(row, flush=True)
             lines.append(row)
             rows.append((b, s, ratio))
-        solved = [(b, s, r) for b, s, r in rows if r is not None]
-        if solved:
-            ratios = [r for _, _, r in solved]
-            summary = (
-                f"\nBoth optimal on {len(solved)}/{len(rows)}: per-instance time ratio scip/bnb median "
-                f"{statistics.median(ratios):.1f}x; shifted geometric mean (1 s) bnb "
-                f"{shifted_geomean([b['time'] for b, _, _ in solved]):.3f} s, scip "
-                f"{shifted_geomean([s['time'] for _, s, _ in solved]):.3f} s"
-            )
-            hard = [(b, s, r) for b, s, r in solved if s["time"] >= 10]
-            if hard:
-                summary += (
-                    f"\nSCIP ≥ 10 s on {len(hard)}: median ratio "
-                    f"{statistics.median([r for _, _, r in hard]):.1f}x, shifted geomean bnb "
-                    f"{shifted_geomean([b['time'] for b, _, _ in hard]):.3f} s, scip "
-                    f"{shifted_geomean([s['time'] for _, s, _ in hard]):.3f} s"
-                )
-        else:
-            summary = "\nNo instance solved to optimality by both."
-        only_bnb = [
-            (b, s) for b, s, _ in rows if b["status"] == "optimal" and s["status"] != "optimal"
+        summary = ""
+        presets = sorted({inst.name.split("-")[0] for inst in instances})
+        groups = [("all", rows)] + [
+            (p, [row for inst, row in zip(instances, rows, strict=True) if inst.name.startswith(p)])
+            for p in presets
         ]
-        summary += f"\nProven optimal by bnb but not by SCIP within the limit: {len(only_bnb)}"
+        for label, group in groups if len(presets) > 1 else groups[:1]:
+            summary += _summary(label, group)
         print(summary)
         lines.append(summary)
     return lines
 
 
+def _summary(label: str, rows: list[tuple[dict, dict, float | None]]) -> str:
+    solved = [(b, s, r) for b, s, r in rows if r is not None]
+    if solved:
+        ratios = [r for _, _, r in solved]
+        text = (
+            f"\n[{label}] both optimal on {len(solved)}/{len(rows)}: per-instance time ratio "
+            f"scip/bnb median {statistics.median(ratios):.1f}x (min {min(ratios):.1f}x); "
+            f"shifted geometric mean (1 s) bnb "
+            f"{shifted_geomean([b['time'] for b, _, _ in solved]):.3f} s, scip "
+            f"{shifted_geomean([s['time'] for _, s, _ in solved]):.3f} s"
+        )
+        hard = [(b, s, r) for b, s, r in solved if s["time"] >= 10]
+        if hard:
+            text += (
+                f"\n[{label}] SCIP ≥ 10 s on {len(hard)}: median ratio "
+                f"{statistics.median([r for _, _, r in hard]):.1f}x, shifted geomean bnb "
+                f"{shifted_geomean([b['time'] for b, _, _ in hard]):.3f} s, scip "
+                f"{shifted_geomean([s['time'] for _, s, _ in hard]):.3f} s"
+            )
+    else:
+        text = f"\n[{label}] no instance solved to optimality by both."
+    only_bnb = [b for b, s, _ in rows if b["status"] == "optimal" and s["status"] != "optimal"]
+    only_scip = [b for b, s, _ in rows if s["status"] == "optimal" and b["status"] != "optimal"]
+    text += (
+        f"\n[{label}] proven optimal by bnb but not by SCIP within the limit: {len(only_bnb)}; "
+        f"by SCIP but not by bnb: {len(only_scip)}"
+    )
+    return text
+
+
 def relaxation_gaps(instances: list[CachingInstance], limit: float) -> list[str]:
+    """(bound − optimum)/max(|optimum|, 1) of ``relax`` and ``relax-sets`` where bnb proves
+    the optimum."""
     lines = [
-        "\n### Relaxation bound on the small set\n",
-        "| instance | optimum | relax bound | gap |",
-        "|---|---|---|---|",
+        "\n### Relaxation bounds on the small set\n",
+        "| instance | optimum | relax | gap | relax-sets | gap |",
+        "|---|---|---|---|---|---|",
     ]
-    print("\nrelaxation")
-    gaps = []
+    print("\nrelaxations")
+    gaps: dict[str, list[float]] = {"relax": [], "relax-sets": []}
     for inst in instances:
         opt = optkit.solve(inst, "bnb", time_limit=limit)
-        rel = optkit.solve(inst, "relax")
-        if (
-            opt.status is optkit.Status.OPTIMAL
-            and rel.bound is not None
-            and opt.objective is not None
-        ):
-            gap = (rel.bound - opt.objective) / max(abs(opt.objective), 1.0)
-            gaps.append(gap)
-            row = f"| {inst.name} | {opt.objective:.10g} | {rel.bound:.10g} | {100 * gap:.2f} % |"
-        else:
-            row = f"| {inst.name} | - | {fmt(rel.bound)} | - |"
+        cells = [inst.name, "-"]
+        proven = opt.status is optkit.Status.OPTIMAL and opt.objective is not None
+        if proven:
+            cells[1] = f"{opt.objective:.10g}"
+        for method in ("relax", "relax-sets"):
+            rel = optkit.solve(inst, method)
+            cells.append(fmt(rel.bound))
+            if proven and rel.bound is not None and opt.objective is not None:
+                gap = (rel.bound - opt.objective) / max(abs(opt.objective), 1.0)
+                gaps[method].append(gap)
+                cells.append(f"{100 * gap:.2f} %")
+            else:
+                cells.append("-")
+        row = "| " + " | ".join(cells) + " |"
         print(row)
         lines.append(row)
-    if gaps:
-        text = f"\nrelative bound gap (bound − opt)/max(|opt|, 1): median {100 * statistics.median(gaps):.2f} %, max {100 * max(gaps):.2f} %"
-        print(text)
-        lines.append(text)
+    for method, values in gaps.items():
+        if values:
+            text = (
+                f"\n{method}: relative bound gap (bound − opt)/max(|opt|, 1) median "
+                f"{100 * statistics.median(values):.2f} %, max {100 * max(values):.2f} %"
+            )
+            print(text)
+            lines.append(text)
     return lines
 
 
@@ -187,27 +212,48 @@ def allocation_timing(quick: bool) -> list[str]:
     return lines
 
 
+def write(lines: list[str], path: Path) -> None:
+    """The report so far, replaced atomically (an interrupted run keeps what it has)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer instances, 60 s limit")
     parser.add_argument("--limit", type=float, default=None, help="time limit per run (s)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per instance (median)")
+    parser.add_argument(
+        "--sets", default="small,medium", help="comma-separated: small, medium (default both)"
+    )
+    parser.add_argument(
+        "--no-extras", action="store_true", help="skip the relaxation and allocation figures"
+    )
+    parser.add_argument("--out", default="caching_exact.md", help="report name in bench/out/")
     args = parser.parse_args()
     limit = args.limit or (60.0 if args.quick else 300.0)
     repeats = args.repeats or (1 if args.quick else 3)
-    sets = instance_sets(args.quick)
-    warm = sets["small"][0]
+    every = instance_sets(args.quick)
+    chosen = [name.strip() for name in args.sets.split(",") if name.strip()]
+    sets = {name: every[name] for name in chosen}
+    path = OUT / args.out
+    warm = every["small"][0]
     optkit.solve(warm, "bnb")  # warm-up, discarded
     optkit.solve(warm, "scip")
-    lines = [f"# bnb vs SCIP on caching ({time.strftime('%Y-%m-%d %H:%M')}, quick={args.quick})"]
-    lines += compare(sets, limit, repeats)
-    lines += relaxation_gaps(sets["small"], limit)
-    lines += allocation_timing(args.quick)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "caching_exact.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    lines = [
+        f"# bnb vs SCIP on caching ({time.strftime('%Y-%m-%d %H:%M')}, quick={args.quick}, "
+        f"limit {limit:g} s, median of {repeats})"
+    ]
+    for name, instances in sets.items():
+        lines += compare({name: instances}, limit, repeats)
+        write(lines, path)
+    if not args.no_extras:
+        lines += relaxation_gaps(every["small"], limit)
+        write(lines, path)
+        lines += allocation_timing(args.quick)
+        write(lines, path)
     print(f"\nwrote {path}")
 
 

@@ -57,6 +57,13 @@ register(
     "the convex continuous relaxation (cvxpy + Clarabel): an upper bound",
     "relaxation",
 )
+register(
+    "caching",
+    "relax-sets",
+    f"{_CACHING}.relax:solve_sets",
+    "the relaxation over convex combinations of each server's cache sets: a tighter bound",
+    "relaxation",
+)
 for _name, _summary in (
     ("random", "a random cache that fits, per frame and server (seeded)"),
     ("lfu", "cache the most requested models of the previous frame"),

@@ -18,6 +18,15 @@ capacities are integers. λ = 0 gives the bound without late penalties (exact wh
 is late); the λ of the best solution found tightens it. With w_l = 0 the shares no longer depend
 on the routing and the bound is exact at once (greedy steps are optimal for a fixed routing).
 
+Several servers: set packing. Each server lists the sets Q of requests it could serve at once
+(their steps_min fit its capacity), each worth G(Q; λ), the best gain over the cloud with its
+steps greedy. The best packing (disjoint sets, one per server; a depth-first search bounded by
+each later server's best set disjoint from those taken) bounds the slot from above and its
+routing is a solution: when nobody is late at λ = 0, or the packing at the best solution's own
+λ reaches that solution's exact value, the slot is solved without a search (most slots). Else
+the search above runs with packing bounds for the routes it fixes. Single-server slots and
+servers with more than :data:`MAX_PACKING_SETS` sets keep the greedy-route bounds.
+
 Units: seconds, denoising steps; values are utilities (the objective's units).
 """
 
@@ -36,6 +45,8 @@ from optkit.solvers.caching.shares import group_shares, late_dual_constant
 # exact methods must agree, so a whole instance's sum stays within it).
 _REL_TOL = 1e-10
 _ABS_TOL = 1e-11
+# Set packings tried (λ = 0, then the late multipliers of the last solution) before the search.
+_PACKING_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,9 @@ class _Search:
 
     def __init__(self, data: SlotData, cache: np.ndarray) -> None:
         self.data = data
+        self.cache = cache
+        self.memo: dict[tuple[object, ...], _Rows] = {}
+        self.packing_failed = False
         reqs = data.requests
         self.n = len(reqs)
         # routes per request: -1 (cloud) then the caching servers (index into req.edges)
@@ -337,9 +351,28 @@ class _Search:
         self._descend([-1] * n, 0, zero)
 
     def _bound(self, route: list[int], depth: int) -> float:
-        bound = self.route_bound(route, depth, [0.0] * self.n)
+        """min over λ ∈ {0, the best solution's multipliers} of the set packing with the
+        routes of requests < depth fixed; each packing's solution is offered."""
+        bound = math.inf
+        lams = [[0.0] * self.n]
         if self.data.w_late > 0 and any(x > 0 for x in self.best_lam):
-            bound = min(bound, self.route_bound(route, depth, self.best_lam))
+            lams.append(self.best_lam)
+        for lam in lams:
+            packing = (
+                None
+                if self.packing_failed
+                else _pack(self.data, self.cache, lam, route, depth, self.memo)
+            )
+            if packing is None:  # too large: the weaker bound from now on
+                self.packing_failed = True
+                value = self.route_bound(route, depth, lam)
+            else:
+                value, packed, steps = packing
+                if packed:
+                    self.offer(packed, steps)
+            bound = min(bound, value)
+            if bound <= self.best_value + self.tolerance():
+                break
         return bound
 
     def _descend(self, route: list[int], depth: int, zero: list[float]) -> None:
@@ -463,6 +496,255 @@ def _best_alone(d: SlotData, opt: _EdgeOption, weight: float) -> float:
     return best
 
 
+# --------------------------------------------------------------------------------------------
+# Fast path: set packing at λ = 0
+
+
+def _greedy(
+    d: SlotData, chosen: list[tuple[int, int]], capacity: int, lam: list[float]
+) -> tuple[float, list[int]] | None:
+    """Gain over the cloud (late multipliers ``lam``) of serving exactly ``chosen`` ((position,
+    option index) pairs) at one server, steps greedy under ``capacity`` (exact for a fixed
+    set: each gain is concave in the steps above steps_min); None if steps_min do not fit."""
+    room = capacity
+    value = 0.0
+    steps = []
+    pieces: list[tuple[float, int, int]] = []
+    for j, (i, k) in enumerate(chosen):
+        q = d.requests[i]
+        opt = q.edges[k]
+        weight = d.w_delay + d.w_late * lam[i]
+        per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+        s = opt.steps_min
+        room -= s
+        steps.append(s)
+        value += (
+            d.w_quality * opt.quality_min
+            - per_step * s
+            - weight * opt.fixed_s
+            - (q.cloud_gain - weight * q.cloud_delay_s)
+        )
+        for start, end, slope in opt.pieces:
+            marginal = d.w_quality * slope - per_step
+            if marginal > 0:
+                pieces.append((marginal, end - start, j))
+    if room < 0:
+        return None
+    pieces.sort(key=lambda x: -x[0])
+    for marginal, length, j in pieces:
+        if room <= 0:
+            break
+        take = length if length <= room else room
+        steps[j] += take
+        value += marginal * take
+        room -= take
+    return value, steps
+
+
+def _server_sets(
+    d: SlotData, v: int, options: list[tuple[int, int]], lam: list[float]
+) -> list[tuple[float, int, tuple[tuple[int, int], ...]]]:
+    """Every set Q of ``options`` whose steps_min fit server v's capacity, as (G(Q), bitmask of
+    request positions, Q), G descending (the empty set included, G = 0)."""
+    rows: list[tuple[float, int, tuple[tuple[int, int], ...]]] = [(0.0, 0, ())]
+    capacity = d.step_capacity[v]
+    chosen: list[tuple[int, int]] = []
+
+    def extend(start: int, used: int, mask: int) -> None:
+        for j in range(start, len(options)):
+            i, k = options[j]
+            smin = d.requests[i].edges[k].steps_min
+            if used + smin > capacity:
+                continue
+            chosen.append((i, k))
+            result = _greedy(d, chosen, capacity, lam)
+            assert result is not None
+            rows.append((result[0], mask | 1 << i, tuple(chosen)))
+            extend(j + 1, used + smin, mask | 1 << i)
+            chosen.pop()
+
+    extend(0, 0, 0)
+    rows.sort(key=lambda row: -row[0])
+    return rows
+
+
+_Rows = list[tuple[float, int, tuple[tuple[int, int], ...]]]
+
+#: Set packing is used while every server has at most this many sets Q to list (a server that
+#: may serve many requests at once, as t2drl's large preset, keeps the greedy-bound search)
+#: and its search needs at most this many nodes.
+MAX_PACKING_SETS = 2_000
+MAX_PACKING_NODES = 5_000
+
+
+class _TooLarge(Exception):
+    """A set packing beyond the limits above."""
+
+
+def _count_subsets(smin: list[int], capacity: int) -> int:
+    """Subsets of items with sizes ``smin`` that fit ``capacity`` (counting DP)."""
+    ways = [0] * (capacity + 1)
+    ways[0] = 1
+    for size in smin:
+        for used in range(capacity, size - 1, -1):
+            ways[used] += ways[used - size]
+    return sum(ways)
+
+
+def _pack(
+    d: SlotData,
+    cache: np.ndarray,
+    lam: list[float],
+    route: list[int] | None = None,
+    depth: int = 0,
+    memo: dict[tuple[object, ...], _Rows] | None = None,
+) -> tuple[float, list[int], list[int]] | None:
+    """The best set packing for late multipliers ``lam``: each server serves a set Q of the
+    requests whose model it caches, the sets disjoint, worth Σ G(Q) + the slot's all-cloud
+    constant; requests < ``depth`` keep their ``route`` (an index into requests[i].edges, or
+    −1 for the cloud). An upper bound of the slot's value under those routes (Lagrangian
+    duality on the late penalty), attained when nobody is late at its shares and λ = 0.
+    Returns (bound, route, steps); −inf when the fixed routes do not fit; None when some
+    server has more than :data:`MAX_PACKING_SETS` sets Q to list or the packing search more
+    than :data:`MAX_PACKING_NODES` nodes. Sets Q are memoised on the
+    slot for λ = 0 and in ``memo`` otherwise."""
+    reqs = d.requests
+    constant = 0.0
+    for i, q in enumerate(reqs):
+        weight = d.w_delay + d.w_late * lam[i]
+        constant += q.cloud_gain - weight * q.cloud_delay_s + d.w_late * lam[i] * q.max_delay_s
+    for group in d.groups:
+        constant += late_dual_constant(
+            [reqs[i].radio_s for i in group], [lam[i] for i in group], d.w_delay, d.w_late
+        )
+    zero = not any(lam)
+    if zero:
+        memo = d.__dict__.setdefault("_packing", {})
+    elif memo is None:
+        memo = {}
+    per_server = d.__dict__.get("_packing_options")
+    if per_server is None:
+        # per server: (position, option index, model, worth serving there at λ = 0)
+        per_server = {}
+        for i, q in enumerate(reqs):
+            cloud = q.cloud_gain - d.w_delay * q.cloud_delay_s
+            for k, opt in enumerate(q.edges):
+                per_server.setdefault(opt.server, []).append(
+                    (i, k, q.model, _best_alone(d, opt, d.w_delay) > cloud)
+                )
+        d.__dict__["_packing_options"] = per_server
+    lists = []
+    for v in sorted(per_server):
+        options = []
+        required = forbidden = 0
+        for i, k, m, positive in per_server[v]:
+            if not cache[v, m]:
+                continue
+            if i < depth:
+                assert route is not None
+                if route[i] != k:
+                    forbidden |= 1 << i  # fixed elsewhere (still listed: stable memo keys)
+                else:
+                    required |= 1 << i  # fixed here, worth it or not
+                    options.append((i, k))
+                    continue
+            if not zero:
+                q = reqs[i]
+                weight = d.w_delay + d.w_late * lam[i]
+                positive = _best_alone(d, q.edges[k], weight) > (
+                    q.cloud_gain - weight * q.cloud_delay_s
+                )
+            if positive:
+                options.append((i, k))  # else never better than the cloud here
+        options.sort()
+        key: tuple[object, ...] = (v, tuple(options), None if zero else tuple(lam))
+        rows = memo.get(key)
+        if rows is None:
+            smin = [reqs[i].edges[k].steps_min for i, k in options]
+            if _count_subsets(smin, d.step_capacity[v]) > MAX_PACKING_SETS:
+                return None
+            rows = _server_sets(d, v, options, lam)
+            memo[key] = rows
+        if required or forbidden:
+            rows = [r for r in rows if r[1] & required == required and not r[1] & forbidden]
+            if not rows:
+                return -math.inf, [], []
+        lists.append((v, rows))
+    # servers with the fewest sets first; depth-first over their sets, G descending, bounded
+    # by each later server's best set disjoint from the requests already served
+    lists.sort(key=lambda item: len(item[1]))
+    n = len(lists)
+    best_value = -math.inf
+    best_pick: list[int] = []
+    pick = [0] * n
+
+    def best_disjoint(j: int, used: int) -> float:
+        for g, mask, _ in lists[j][1]:
+            if not mask & used:
+                return g
+        return -math.inf
+
+    budget = [MAX_PACKING_NODES]
+
+    def dfs(j: int, used: int, value: float) -> None:
+        nonlocal best_value, best_pick
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge
+        if j == n:
+            if value > best_value:
+                best_value, best_pick = value, list(pick)
+            return
+        rest = sum(best_disjoint(j2, used) for j2 in range(j + 1, n))
+        for idx, (g, mask, _) in enumerate(lists[j][1]):
+            if value + g + rest <= best_value:
+                break  # sorted: nothing further in this list does better
+            if mask & used:
+                continue
+            pick[j] = idx
+            dfs(j + 1, used | mask, value + g)
+
+    try:
+        dfs(0, 0, 0.0)
+    except _TooLarge:
+        return None
+    if not math.isfinite(best_value):
+        return -math.inf, [], []
+    packed = [-1] * len(reqs)
+    steps = [0] * len(reqs)
+    for (v, rows), idx in zip(lists, best_pick, strict=True):
+        chosen = list(rows[idx][2])
+        if chosen:
+            result = _greedy(d, chosen, d.step_capacity[v], lam)
+            assert result is not None
+            for (i, k), s_i in zip(chosen, result[1], strict=True):
+                packed[i], steps[i] = k, s_i
+    return constant + best_value, packed, steps
+
+
+def _late_subgradient(
+    d: SlotData, route: list[int], steps: list[int], lam: list[float]
+) -> list[float]:
+    """A subgradient in λ of the packing bound at its maximiser: w_l·(D_r − delay_r) with the
+    delay at the λ-weighted shares (Danskin)."""
+    reqs = d.requests
+    grad = [0.0] * len(reqs)
+    for group in d.groups:
+        roots = [math.sqrt((d.w_delay + d.w_late * lam[i]) * reqs[i].radio_s) for i in group]
+        total = sum(roots)
+        for i, root in zip(group, roots, strict=True):
+            q = reqs[i]
+            radio = 0.0 if q.radio_s <= 0 or root <= 0 else q.radio_s * total / root
+            k = route[i]
+            if k < 0:
+                kappa = q.cloud_delay_s
+            else:
+                opt = q.edges[k]
+                kappa = opt.fixed_s + opt.per_step_s * steps[i]
+            grad[i] = d.w_late * (q.max_delay_s - radio - kappa)
+    return grad
+
+
 def allocate_slot(
     c: CompiledCaching, global_slot: int, cache_of_frame: np.ndarray
 ) -> SlotAllocation:
@@ -476,8 +758,48 @@ def allocate_slot(
     if n == 0:
         empty = np.zeros(0)
         return SlotAllocation(data.indices, np.zeros(0, np.int64), empty, empty, 0.0, 0)
-    search = _Search(data, np.asarray(cache_of_frame, bool))
-    search.run()
+    cache = np.asarray(cache_of_frame, bool)
+    search = _Search(data, cache)
+    servers = {opt.server for q in data.requests for opt in q.edges if cache[opt.server, q.model]}
+    if len(servers) < 2:
+        # one server: no coordination to find; the search with greedy bounds is fast
+        search.packing_failed = True
+    # fast path: set packings for late multipliers λ, an upper bound each: λ = 0, the exact
+    # multipliers of the best solution so far (they certify it when it is optimal and the
+    # bound has no duality gap there), else a projected subgradient step from the best λ
+    lam = [0.0] * n
+    tried: list[list[float]] = []
+    bound, bound_lam, bound_grad = math.inf, lam, [0.0] * n
+    for _ in range(0 if search.packing_failed else _PACKING_ROUNDS):
+        tried.append(lam)
+        packing = _pack(data, cache, lam, memo=search.memo)
+        if packing is None:
+            search.packing_failed = True
+            break  # too large: the search alone
+        value, route, steps = packing
+        search.offer(route, steps)
+        if value < bound:
+            bound, bound_lam = value, lam
+            bound_grad = _late_subgradient(data, route, steps, lam)
+        if bound - search.best_value <= search.tolerance() or data.w_late <= 0:
+            break
+        if search.best_lam not in tried:
+            lam = list(search.best_lam)
+            continue
+        # projected: components that would leave [0, 1] do not move
+        grad = [
+            0.0 if (x <= 0 and g > 0) or (x >= 1 and g < 0) else g
+            for x, g in zip(bound_lam, bound_grad, strict=True)
+        ]
+        norm = sum(g * g for g in grad)
+        if norm <= 0:
+            break
+        step = (bound - search.best_value) / norm
+        lam = [min(1.0, max(0.0, x - step * g)) for x, g in zip(bound_lam, grad, strict=True)]
+        if lam in tried:
+            break
+    if search.best_value < bound - search.tolerance():
+        search.run()  # the packings do not close the gap: the full search decides
     assert search.best is not None
     route, steps = search.best
     value, shares, _ = search.exact(route, steps)

@@ -1,290 +1,620 @@
-"""``bnb``: optkit's own branch-and-bound for the caching family (DESIGN §2.4, §6).
+"""``bnb``: optkit's own exact solver for the caching family (DESIGN §2.4, §6).
 
-The tree is over cache *sets*: a node fixes the set of each (frame, server) pair in frame-major
-order (frame 0's servers, then frame 1's, …); a child picks the next pair's set among the sets
-that fit its storage. Everything below the caches is solved exactly by the per-slot allocation
-(:mod:`optkit.solvers.caching.allocation`), because once the caches of a frame are fixed its
-slots are independent; frames are coupled only through the switch cost, which the bound and the
-search carry along as a path over cache sets.
+The structure it exploits: once the caches of a frame are fixed its slots are independent and
+each is solved exactly by the per-slot allocation (:mod:`optkit.solvers.caching.allocation`,
+memoised by the part of the cache a slot can use); frames are coupled only through the switch
+cost, which is separable per server. So the program is a longest path over frames whose nodes
+are the frames' joint cache sets, and ``bnb`` solves it in four steps:
 
-Node bounds (upper, maximisation):
-- completed frames: their exact value (Σ of exact slot allocations, memoised by the part of
-  the cache each slot can use) minus the exact switch cost;
-- the open frame and the future: the Lagrangian bound of :mod:`optkit.solvers.caching.bounds`,
-  linear in the caches, maximised exactly over each free server's sets with storage and switch
-  costs by a backward dynamic program (a request already served by a fixed server only counts
-  its extra gain at the free ones).
+1. **Bounds.** For each frame, the Lagrangian bounds of :mod:`optkit.solvers.caching.lagrange`
+   ("each request served at most once" priced by π, optimised by subgradient steps; the late
+   penalty either dropped (λ = 0) or, when somebody is late in the incumbent, the bandwidth
+   priced at the incumbent's ν; the least of the two), separable per server; a per-server
+   dynamic program over the frames adds the switch costs exactly. Together they bound every
+   path through a frame's given sets.
+2. **Each frame's maximum** U_t, by a depth-first branch-and-bound over the servers' cache
+   *classes* of the frame (a class: the sets that agree on every model that can matter in that
+   frame). Node bounds re-optimise π (warm-started from the parent); at a leaf the slots are
+   valued exactly one by one, and the leaf is dropped as soon as its exact slots plus the
+   bounds of the others fall below the best.
+3. **Candidates.** The same search collects every joint class of frame t that can lie on a
+   path at least as good as the incumbent: exact value + a bound of the rest of the path ≥
+   incumbent, the rest bounded by the least of (a) Σ_{u≠t} U_u less the GB the frame's sets
+   must load from the initial cache, (b) the per-server dynamic program of step 1. A path that
+   avoids some frame's candidates is worse than the incumbent.
+4. **The path.** A dynamic program over the candidates' member sets with the exact switch
+   costs gives the optimum, proven: the bound reported is its value. With ``gap`` the
+   candidates' threshold is raised by the allowed gap and the bound says so.
 
-Search: best-first on the bound with lazy evaluation (a child gets its parent's bound with one
-term fixed; the exact frame values are computed only when it is popped), incumbents from dives
-that follow the bound's maximiser, pruning at relative gap 1e-9 (or the user's ``gap``).
+Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), each
+frame's best joint class, and frame-by-frame replacements in the incumbent path. Time limits
+are checked between nodes and between slot allocations: the best path so far and the proven
+bound come back with status ``time_limit``. ``--verbose`` prints ``Nodes | Open | Incumbent |
+Bound | Gap | Time``; ``Result.bound_history`` keeps (seconds, incumbent, bound).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from rich.console import Console
 
+from optkit.errors import MethodRefused
 from optkit.instances.caching import CachingInstance
 from optkit.instances.compiled import CompiledCaching
-from optkit.solvers.caching.bounds import (
-    SetBound,
-    frame_request_slices,
-    late_multipliers,
-    load_matrix,
-    server_sets,
+from optkit.solvers.caching.allocation import slot_data
+from optkit.solvers.caching.bounds import bandwidth_prices, late_multipliers, server_sets
+from optkit.solvers.caching.lagrange import (
+    FrameBound,
+    FrameTables,
+    NodeBound,
+    Variant,
+    best_gain,
+    evaluate,
+    leaf_evaluate,
 )
 from optkit.solvers.caching.plan import SlotValues, assemble
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, finish
 
-#: Relative gap at which a node is pruned when the user gives none (proven optimal).
+#: Relative gap at which the search stops when the user gives none (proven optimal).
 OPTIMALITY_GAP = 1e-9
+#: bnb refuses an instance with more cache sets than this at one server.
+MAX_SETS = 5_000
+#: Subgradient steps on π at each frame's root and at each node of the frame searches (a
+#: node mostly inherits its parent's π; a few steps pay off, many do not).
+ROOT_STEPS = 80
+NODE_STEPS = 3
+#: Entries of one block of the dynamic programs (memory bound).
+_CHUNK = 2_000_000
+
+Path = list[tuple[int, ...]]  # per frame, the set index of each server
 
 
-class _Tables:
-    """Everything the node bounds need for one choice of multipliers."""
-
-    def __init__(self, c: CompiledCaching, sets: list[np.ndarray], bound: SetBound) -> None:
-        T, E = c.frames, c.n_servers
-        self.bound = bound
-        self.delta = bound.delta
-        self.constant = bound.constant
-        self.suffix_constant = np.concatenate([np.cumsum(bound.constant[::-1])[::-1], [0.0]])
-        self.frame_requests = frame_request_slices(c)
-        w_s = c.w_switch
-        self.load = [w_s * load_matrix(c, sets[e], sets[e]) for e in range(E)]
-        self.load0 = [
-            w_s * load_matrix(c, sets[e], c.initial_cache[e][None, :].astype(bool))[0]
-            for e in range(E)
-        ]
-        # set values of each frame and server with no fixed server (base 0)
-        self.set_value = [
-            [self.frame_set_values(c, sets, t, e, None) for e in range(E)] for t in range(T)
-        ]
-        # future[e][t][i]: best bound of frames t.. for server e when its set at t-1 is i
-        self.future: list[list[np.ndarray]] = []
-        for e in range(E):
-            rows = [np.zeros(len(sets[e])) for _ in range(T + 1)]
-            for t in range(T - 1, 0, -1):
-                rows[t] = (self.set_value[t][e][None, :] - self.load[e] + rows[t + 1][None, :]).max(
-                    axis=1
-                )
-            self.future.append(rows)
-
-    def frame_set_values(
-        self,
-        c: CompiledCaching,
-        sets: list[np.ndarray],
-        t: int,
-        e: int,
-        base: np.ndarray | None,
-    ) -> np.ndarray:
-        """Bound of server e's extra gain in frame t for each of its sets (``base`` per request
-        of the frame: what fixed servers already give)."""
-        full = None
-        if base is not None:
-            full = np.zeros(c.n_requests)
-            full[self.frame_requests[t]] = base
-        return self.bound.set_values(t, e, sets[e], full)
+class _Timeout(Exception):
+    """The time limit passed inside a search."""
 
 
-class _BranchAndBound:
+def _switch_step(
+    c: CompiledCaching,
+    other_values: np.ndarray,
+    other_sets: np.ndarray,
+    my_sets: np.ndarray,
+    into: bool = True,
+) -> np.ndarray:
+    """For each row s of ``my_sets``: max over rows s' of ``other_sets`` of other_values[s']
+    − w_s·GB loaded moving from s' to s (``into``) or from s to s' (not ``into``)."""
+    my_sized = my_sets * c.size_gb
+    other_f = other_sets.astype(float)
+    other_total = (other_sets * c.size_gb).sum(axis=1)
+    out = np.empty(len(my_sets))
+    step = max(1, _CHUNK // max(1, len(other_sets)))
+    for a in range(0, len(my_sets), step):
+        b = min(len(my_sets), a + step)
+        kept = other_f @ my_sized[a:b].T  # [other, chunk]: GB in both
+        total = my_sized[a:b].sum(axis=1)[None, :] if into else other_total[:, None]
+        loaded = total - kept
+        out[a:b] = (other_values[:, None] - c.w_switch * loaded).max(axis=0)
+    return out
+
+
+def _trivial_bound(c: CompiledCaching) -> float:
+    """A bound valid before any search: each request alone with the full bandwidth of its
+    home server, served wherever it may be best, caches, capacities, the late penalty and the
+    switch cost ignored."""
+    total = 0.0
+    for g in range(c.n_slots):
+        d = slot_data(c, g)
+        for q in d.requests:
+            gain = max([0.0] + [best_gain(d, q, opt, 0.0) for opt in q.edges])
+            total += q.cloud_gain - d.w_delay * (q.cloud_delay_s + q.radio_s) + gain
+    return total
+
+
+@dataclass
+class _Frame:
+    """One frame's tables, bounds and search results."""
+
+    tables: FrameTables
+    bounds: list[FrameBound] = field(default_factory=list)  # one per late multiplier vector
+    root_pi: list[np.ndarray] = field(default_factory=list)
+    root_value: float = math.inf  # least root bound over the late multipliers (frame only)
+    root_rows: list[np.ndarray] = field(default_factory=list)  # per server, per class
+    root_constant: float = 0.0  # constant + Σπ of the late multipliers giving root_value
+    exact: dict[tuple[int, ...], float] = field(default_factory=dict)
+    best: float = -math.inf  # the exact maximum found (U_t once ``solved``)
+    solved: bool = False
+
+    @property
+    def upper(self) -> float:
+        """A bound of the frame's maximum value."""
+        return self.best if self.solved else self.root_value
+
+
+class _Solver:
     def __init__(self, instance: CachingInstance, options: SolveOptions) -> None:
         self.instance = instance
         self.c = c = instance.compiled
         self.options = options
         self.start = time.perf_counter()
         self.deadline = math.inf if options.time_limit is None else self.start + options.time_limit
-        self.target_gap = (
-            OPTIMALITY_GAP if options.gap is None else max(options.gap, OPTIMALITY_GAP)
-        )
+        self.target_gap = OPTIMALITY_GAP if options.gap is None else max(options.gap, 0.0)
         self.sets = [server_sets(c, e) for e in range(c.n_servers)]
+        for e, s in enumerate(self.sets):
+            if len(s) > MAX_SETS:
+                raise MethodRefused(
+                    f"bnb: server {e} has {len(s)} feasible cache sets, more than {MAX_SETS} "
+                    "(instance beyond proof; use relax for a bound or a heuristic)"
+                )
         self.values = SlotValues(c)
-        self.frame_memo: dict[tuple[int, tuple[int, ...]], float] = {}
         self.best_value = -math.inf
-        self.best_prefix: tuple[int, ...] | None = None
+        self.best_path: Path | None = None
+        self.global_bound = _trivial_bound(c)
+        self.sep_bound = math.inf
+        self.extras: list[list[np.ndarray]] = []
+        self.extra_constant: list[float] = []
         self.nodes = 0
+        self.open_nodes = 0
         self.history: list[tuple[float, float | None, float | None]] = []
         self.console = Console(stderr=True, highlight=False) if options.verbose else None
         self.last_log = -math.inf
-        self.tables = _Tables(c, self.sets, SetBound(c, np.zeros(c.n_requests)))
+        self.frames: list[_Frame] = []
 
     # --- exact values ----------------------------------------------------------------------
 
-    def frame_cache(self, prefix: tuple[int, ...], t: int) -> np.ndarray:
-        E = self.c.n_servers
-        return np.stack([self.sets[e][prefix[t * E + e]] for e in range(E)])
+    def check_time(self) -> None:
+        if time.perf_counter() > self.deadline:
+            raise _Timeout
 
-    def frame_value(self, prefix: tuple[int, ...], t: int) -> float:
-        E = self.c.n_servers
-        key = (t, prefix[t * E : (t + 1) * E])
-        found = self.frame_memo.get(key)
+    def frame_cache(self, t: int, classes: tuple[int, ...]) -> np.ndarray:
+        """The frame's cache of a joint class, only the models that can matter in the frame
+        (bool [servers, models]); the frame's value is the same for every member set."""
+        tab = self.frames[t].tables
+        return np.stack([tab.class_rep[v][k] for v, k in enumerate(classes)])
+
+    def slot_value(self, g: int, cache: np.ndarray) -> float:
+        if self.best_path is not None:  # the first incumbent is always completed
+            self.check_time()
+        return self.values.slot(g, cache).value
+
+    def frame_value(self, t: int, classes: tuple[int, ...]) -> float:
+        fr = self.frames[t]
+        found = fr.exact.get(classes)
         if found is None:
-            found = self.values.frame(t, self.frame_cache(prefix, t))
-            self.frame_memo[key] = found
+            K = self.c.slots_per_frame
+            cache = self.frame_cache(t, classes)
+            found = sum(self.slot_value(t * K + k, cache) for k in range(K))
+            fr.exact[classes] = found
         return found
 
-    def switch(self, prefix: tuple[int, ...], upto: int) -> float:
-        """Switch cost of the first ``upto`` pairs of ``prefix``."""
-        E = self.c.n_servers
-        total = 0.0
-        for p in range(upto):
-            t, e = divmod(p, E)
-            i = prefix[p]
-            total += self.tables.load0[e][i] if t == 0 else self.tables.load[e][prefix[p - E], i]
-        return total
+    def classes_of(self, t: int, sets: tuple[int, ...]) -> tuple[int, ...]:
+        tab = self.frames[t].tables
+        return tuple(int(tab.class_of[v][i]) for v, i in enumerate(sets))
 
-    def complete_value(self, prefix: tuple[int, ...]) -> float:
-        return sum(self.frame_value(prefix, t) for t in range(self.c.frames)) - self.switch(
-            prefix, len(prefix)
-        )
+    def switch_cost(self, path: Path) -> float:
+        c = self.c
+        total = 0.0
+        for v in range(c.n_servers):
+            previous = c.initial_cache[v].astype(bool)
+            for sets in path:
+                current = self.sets[v][sets[v]]
+                total += float(((current & ~previous) * c.size_gb).sum())
+                previous = current
+        return c.w_switch * total
+
+    def offer(self, path: Path) -> None:
+        value = sum(
+            self.frame_value(t, self.classes_of(t, sets)) for t, sets in enumerate(path)
+        ) - self.switch_cost(path)
+        if value > self.best_value:
+            self.best_value = value
+            self.best_path = list(path)
+
+    # --- incumbents ------------------------------------------------------------------------
+
+    def seed_incumbents(self) -> None:
+        """The empty caches (every set list starts with the empty set), then the heuristics'
+        caches restricted to the models each server can use."""
+        from optkit.solvers.caching.heuristics import lfu_policy, popularity_oracle_policy
+
+        c = self.c
+        assert not any(s[0].any() for s in self.sets)  # server_sets lists the empty set first
+        self.offer([(0,) * c.n_servers] * c.frames)
+        rng = np.random.default_rng(self.options.seed)
+        for policy in (popularity_oracle_policy, lfu_policy):
+            cache = policy(self.instance, rng)
+            path = []
+            for t in range(c.frames):
+                row = []
+                for v in range(c.n_servers):
+                    useful = self.sets[v].any(axis=0)
+                    match = np.flatnonzero((self.sets[v] == (cache[t, v] & useful)).all(axis=1))
+                    row.append(int(match[0]) if len(match) else 0)
+                path.append(tuple(row))
+            self.offer(path)
+
+    def replace_frame(self, t: int, classes: tuple[int, ...]) -> None:
+        """Offer the incumbent path with frame t's joint class replaced by ``classes``, each
+        server taking the member set cheapest to switch to and from its neighbours."""
+        assert self.best_path is not None
+        c = self.c
+        tab = self.frames[t].tables
+        path = list(self.best_path)
+        row = []
+        for v, k in enumerate(classes):
+            members = tab.class_members[v][k]
+            cand = self.sets[v][members]
+            before = c.initial_cache[v].astype(bool) if t == 0 else self.sets[v][path[t - 1][v]]
+            cost = ((cand & ~before[None, :]) * c.size_gb).sum(axis=1)
+            if t + 1 < c.frames:
+                after = self.sets[v][path[t + 1][v]]
+                cost = cost + ((after[None, :] & ~cand) * c.size_gb).sum(axis=1)
+            row.append(int(members[int(cost.argmin())]))
+        path[t] = tuple(row)
+        self.offer(path)
 
     # --- bounds ----------------------------------------------------------------------------
 
-    def open_frame(self, prefix: tuple[int, ...]) -> tuple[float, np.ndarray | None]:
-        """(bound of the open frame's fixed part and of the future of its fixed servers, base)
-        for the frame holding the next pair."""
-        c, tab = self.c, self.tables
-        E = c.n_servers
-        p = len(prefix)
-        t, j = divmod(p, E)
-        if j == 0:
-            return 0.0, None
-        reqs = tab.frame_requests[t]
-        base = np.zeros(len(reqs))
-        for e in range(j):
-            cached = self.sets[e][prefix[t * E + e]][c.req_model[reqs]]
-            gain = np.where(cached, tab.delta[reqs, e], -math.inf)
-            base = np.maximum(base, gain)
-        value = float(base.sum())
-        for e in range(j):
-            value += tab.future[e][t + 1][prefix[t * E + e]]
-        return value, base
+    def tighten(
+        self,
+        bound: FrameBound,
+        fixed: list[int | None],
+        variants: list[Variant],
+        pi: np.ndarray,
+        target: float,
+        steps: int,
+    ) -> tuple[NodeBound, np.ndarray]:
+        """Subgradient steps on π from ``pi`` for a node (``fixed`` classes): Polyak steps
+        towards ``target`` (or a little below the best bound when it is −inf), the factor
+        halved after three steps without progress. Returns the best bound seen and its π;
+        stops once it is below ``target``."""
+        best = node = evaluate(bound, pi, fixed, variants)
+        best_pi = current = pi
+        alpha, stall = 1.0, 0
+        for _ in range(steps):
+            if best.value < target:
+                break
+            norm = float(node.grad @ node.grad)
+            if norm <= 0:
+                break  # π is optimal here
+            aim = (
+                target if math.isfinite(target) else best.value - max(1e-3, 1e-2 * abs(best.value))
+            )
+            nxt = np.maximum(current - alpha * (node.value - aim) / norm * node.grad, 0.0)
+            if np.array_equal(nxt, current):
+                break
+            current = nxt
+            node = evaluate(bound, current, fixed, variants)
+            if node.value < best.value - 1e-12 * max(1.0, abs(best.value)):
+                best, best_pi, stall = node, current, 0
+            else:
+                stall += 1
+                if stall >= 3:
+                    alpha, stall = alpha / 2, 0
+                    current, node = best_pi, best
+                    if alpha < 1e-3:
+                        break
+        return best, best_pi
 
-    def free_terms(self, prefix: tuple[int, ...], e: int, base: np.ndarray | None) -> np.ndarray:
-        """For each set of free server e in the open frame: its extra gain there, its switch
-        cost from its previous set and its best future."""
-        c, tab = self.c, self.tables
-        E = c.n_servers
-        t = len(prefix) // E
-        values = (
-            tab.set_value[t][e] if base is None else tab.frame_set_values(c, self.sets, t, e, base)
+    def node_bound(
+        self,
+        fr: _Frame,
+        fixed: list[int | None],
+        pis: list[np.ndarray],
+        variants: list[Variant],
+        target: float,
+    ) -> tuple[float, list[NodeBound], list[np.ndarray]]:
+        """The least over the late multipliers of the tightened bound of a node (some servers'
+        classes fixed); stops early once below ``target``."""
+        value = math.inf
+        nodes: list[NodeBound] = []
+        new_pis = list(pis)
+        for i, bound in enumerate(fr.bounds):
+            node, new_pis[i] = self.tighten(bound, fixed, variants, pis[i], target, NODE_STEPS)
+            nodes.append(node)
+            value = min(value, node.value)
+            if value < target:
+                break
+        return value, nodes, new_pis
+
+    def multipliers(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(λ, ν) of the bounds used: late multipliers 0 (exact whoever serves, as long as
+        nobody is late) and, when somebody is late in the incumbent, the bandwidth prices of
+        the incumbent's slots (exact for its routing; a price moves little between routings,
+        unlike a late multiplier, which is 0 or 1 by routing)."""
+        c = self.c
+        zero = np.zeros(c.n_requests)
+        out: list[tuple[np.ndarray, np.ndarray | None]] = [(zero, None)]
+        if c.w_late > 0 and self.best_path is not None:
+            K = c.slots_per_frame
+            caches = [
+                self.frame_cache(t, self.classes_of(t, self.best_path[t])) for t in range(c.frames)
+            ]
+            allocations = [self.values.slot(g, caches[g // K]) for g in range(c.n_slots)]
+            if late_multipliers(c, allocations).any():
+                out.append((zero, bandwidth_prices(c, allocations)))
+        return out
+
+    def build_bounds(self) -> None:
+        """Each frame's root bound (π optimised towards the incumbent's frame value), then the
+        per-server dynamic programs."""
+        lams = self.multipliers()
+        free: list[int | None] = [None] * self.c.n_servers
+        frame_only = [Variant(0.0, None)]
+        assert self.best_path is not None
+        for t, fr in enumerate(self.frames):
+            self.check_time()
+            fr.bounds = [FrameBound(fr.tables, lam, nu) for lam, nu in lams]
+            fr.root_pi = [np.zeros(fr.tables.n) for _ in lams]
+            target = self.frame_value(t, self.classes_of(t, self.best_path[t]))
+            best_i, best_node = 0, None
+            for i, bound in enumerate(fr.bounds):
+                node, fr.root_pi[i] = self.tighten(
+                    bound, free, frame_only, fr.root_pi[i], target, ROOT_STEPS
+                )
+                if best_node is None or node.value < best_node.value:
+                    best_i, best_node = i, node
+            assert best_node is not None
+            node = best_node
+            fr.root_value = node.value
+            fr.root_rows = node.rows[0]
+            fr.root_constant = fr.bounds[best_i].constant + float(fr.root_pi[best_i].sum())
+        self.build_extras()
+
+    def build_extras(self) -> None:
+        """Per frame t, server and set: the bound of everything outside frame t (the other
+        frames' root bounds per set, through its class, and the exact switch costs) by a
+        forward and a backward dynamic program over the server's sets."""
+        c = self.c
+        T, E = c.frames, c.n_servers
+        self.extras = [[] for _ in range(T)]
+        per_set = [[fr.root_rows[v][fr.tables.class_of[v]] for v in range(E)] for fr in self.frames]
+        sep_bound = sum(fr.root_constant for fr in self.frames)
+        for v in range(E):
+            sets = self.sets[v]
+            initial = c.initial_cache[v][None, :].astype(bool)
+            into = [np.zeros(len(sets))] * T
+            into[0] = _switch_step(c, np.zeros(1), initial, sets)
+            for t in range(1, T):
+                into[t] = _switch_step(c, into[t - 1] + per_set[t - 1][v], sets, sets)
+            after = [np.zeros(len(sets))] * T
+            for t in range(T - 2, -1, -1):
+                after[t] = _switch_step(c, per_set[t + 1][v] + after[t + 1], sets, sets, into=False)
+            for t in range(T):
+                self.extras[t].append(into[t] + after[t])
+            sep_bound += float((into[0] + per_set[0][v] + after[0]).max())
+        self.extra_constant = [
+            sum(fr.root_constant for u, fr in enumerate(self.frames) if u != t) for t in range(T)
+        ]
+        self.sep_bound = sep_bound
+
+    def update_bound(self) -> None:
+        self.global_bound = min(
+            self.global_bound, self.sep_bound, sum(fr.upper for fr in self.frames)
         )
-        switch = tab.load0[e] if t == 0 else tab.load[e][prefix[(t - 1) * E + e]]
-        result: np.ndarray = values - switch + tab.future[e][t + 1]
-        return result
 
-    def full_bound(self, prefix: tuple[int, ...]) -> float:
-        c, tab = self.c, self.tables
-        E, T = c.n_servers, c.frames
-        p = len(prefix)
-        t, j = divmod(p, E)
-        value = sum(self.frame_value(prefix, u) for u in range(t)) - self.switch(prefix, p)
-        if t == T:
+    def outside(self, t: int) -> list[tuple[float, list[np.ndarray]]]:
+        """Two bounds of a path's value outside frame t given frame t's sets, each a constant
+        plus a term per server and set: (a) the other frames' maxima less the GB each set must
+        have loaded at some time (from the initial cache); (b) the per-server dynamic program
+        over the other frames' root bounds with the exact switch costs."""
+        c = self.c
+        others = sum(f.upper for u, f in enumerate(self.frames) if u != t)
+        first = [
+            -c.w_switch
+            * ((self.sets[v] & ~c.initial_cache[v][None, :].astype(bool)) * c.size_gb).sum(axis=1)
+            for v in range(c.n_servers)
+        ]
+        return [(others, first), (self.extra_constant[t], self.extras[t])]
+
+    # --- the frame searches ----------------------------------------------------------------
+
+    def search(
+        self,
+        t: int,
+        variants: list[Variant],
+        threshold: Callable[[], float],
+        leaf: Callable[[tuple[int, ...], list[np.ndarray], float], None],
+    ) -> None:
+        """Depth-first branch-and-bound over frame t's joint classes: ``leaf(classes, π per
+        late multiplier, threshold)`` for every joint class whose node bounds (with
+        ``variants``) reach ``threshold()`` (read again at every node: it may rise)."""
+        fr = self.frames[t]
+        tab = fr.tables
+        E = self.c.n_servers
+        # the servers whose classes' root bounds spread most are fixed first
+        spread = [float(r.max() - r.min()) if len(r) else 0.0 for r in fr.root_rows]
+        order = sorted(range(E), key=lambda v: -spread[v])
+        stack: list[tuple[list[int | None], list[np.ndarray], float]] = [
+            ([None] * E, list(fr.root_pi), math.inf)
+        ]
+        while stack:
+            self.check_time()
+            self.open_nodes = len(stack)
+            fixed, pis, parent = stack.pop()
+            theta = threshold()
+            theta -= 1e-9 * max(1.0, abs(theta))
+            if parent < theta:
+                continue
+            self.nodes += 1
+            if self.console is not None:
+                self.log()
+            depth = sum(f is not None for f in fixed)
+            if depth == E:
+                leaf(tuple(f for f in fixed if f is not None), pis, theta)
+                continue
+            value, nodes, new_pis = self.node_bound(fr, fixed, pis, variants, theta)
+            if value < theta:
+                continue
+            v = order[depth]
+            child = np.full(len(tab.class_rep[v]), math.inf)
+            for node in nodes:
+                for total, rows in zip(node.totals, node.rows, strict=True):
+                    row = rows[v]
+                    child = np.minimum(child, total - row.max() + row)
+            keep = np.flatnonzero(child >= theta)
+            for k in keep[np.argsort(child[keep])]:  # the best child is popped first
+                nxt = list(fixed)
+                nxt[v] = int(k)
+                stack.append((nxt, new_pis, float(child[k])))
+        self.open_nodes = 0
+
+    def leaf_value(
+        self,
+        t: int,
+        classes: tuple[int, ...],
+        pis: list[np.ndarray],
+        theta: float,
+        outside: float = 0.0,
+    ) -> float | None:
+        """The exact value of frame t's joint class, or None as soon as its exact slots plus
+        the leaf bounds of the others (at the parent's π) and ``outside`` fall below
+        ``theta``."""
+        fr = self.frames[t]
+        value = fr.exact.get(classes)
+        if value is not None:
             return value
-        fixed, base = self.open_frame(prefix)
-        value += fixed + float(tab.suffix_constant[t])
-        for e in range(j, E):
-            value += float(self.free_terms(prefix, e, base).max())
-        return value
+        K = self.c.slots_per_frame
+        per_slot = np.full(K, math.inf)
+        for bound, pi in zip(fr.bounds, pis, strict=True):
+            per_slot = np.minimum(per_slot, leaf_evaluate(bound, pi, classes)[0])
+            if float(per_slot.sum()) + outside < theta:
+                return None
+        total = float(per_slot.sum()) + outside
+        cache = self.frame_cache(t, classes)
+        for k in np.argsort(-per_slot):
+            total += self.slot_value(t * K + int(k), cache) - float(per_slot[k])
+            if total < theta:
+                return None
+        return self.frame_value(t, classes)
 
-    # --- search ----------------------------------------------------------------------------
+    def solve_frame_max(self, t: int) -> None:
+        """U_t: the frame's best joint class, exactly."""
+        fr = self.frames[t]
+        assert self.best_path is not None
+        fr.best = self.frame_value(t, self.classes_of(t, self.best_path[t]))
+
+        def threshold() -> float:
+            return fr.best + 1e-9 * max(1.0, abs(fr.best))
+
+        def leaf(classes: tuple[int, ...], pis: list[np.ndarray], theta: float) -> None:
+            value = self.leaf_value(t, classes, pis, theta)
+            if value is not None and value > fr.best:
+                fr.best = value
+                self.replace_frame(t, classes)
+
+        self.search(t, [Variant(0.0, None)], threshold, leaf)
+        fr.solved = True
+        self.update_bound()
+        self.log(force=True)
+
+    def frame_candidates(self, t: int, slack: float) -> list[tuple[tuple[int, ...], float]]:
+        """Every joint class of frame t that may lie on a path worth at least incumbent +
+        slack, with its exact value."""
+        fr = self.frames[t]
+        variants = [
+            Variant(
+                constant,
+                [
+                    np.array([per_set[v][m].max() for m in fr.tables.class_members[v]])
+                    for v in range(self.c.n_servers)
+                ],
+            )
+            for constant, per_set in self.outside(t)
+        ]
+        found: list[tuple[tuple[int, ...], float]] = []
+
+        def leaf(classes: tuple[int, ...], pis: list[np.ndarray], theta: float) -> None:
+            outside = min(
+                var.constant + sum(float(var.extras[v][k]) for v, k in enumerate(classes))
+                for var in variants
+                if var.extras is not None
+            )
+            value = self.leaf_value(t, classes, pis, theta, outside)
+            if value is not None and value + outside >= theta:
+                found.append((classes, value))
+
+        self.search(t, variants, lambda: self.best_value + slack, leaf)
+        return found
+
+    # --- the path --------------------------------------------------------------------------
+
+    def best_path_over(self, slack: float) -> None:
+        """The longest path over the frames' candidates: a dynamic program over their member
+        sets (those whose own bound of the rest of the path still reaches the threshold) with
+        the exact switch costs; offered as incumbent."""
+        c = self.c
+        E, T = c.n_servers, c.frames
+        theta = self.best_value + slack
+        theta -= 1e-9 * max(1.0, abs(theta))
+        layers: list[tuple[np.ndarray, np.ndarray]] = []  # (sets [N, E], value [N])
+        for t in range(T):
+            fr = self.frames[t]
+            bounds = self.outside(t)
+            rows, values = [], []
+            for classes, value in self.frame_candidates(t, slack):
+                members = [fr.tables.class_members[v][k] for v, k in enumerate(classes)]
+                grid = np.stack(np.meshgrid(*members, indexing="ij"), axis=-1).reshape(-1, E)
+                outside = np.min(
+                    [
+                        constant + sum(per_set[v][grid[:, v]] for v in range(E))
+                        for constant, per_set in bounds
+                    ],
+                    axis=0,
+                )
+                grid = grid[value + outside >= theta]
+                rows.append(grid)
+                values.append(np.full(len(grid), value))
+            if not rows or not sum(len(r) for r in rows):
+                return  # no path reaches the threshold
+            layers.append((np.concatenate(rows), np.concatenate(values)))
+        sized = [self.sets[v] * c.size_gb for v in range(E)]
+        score: np.ndarray = layers[0][1].copy()
+        for v in range(E):
+            cur = self.sets[v][layers[0][0][:, v]]
+            score -= c.w_switch * ((cur & ~c.initial_cache[v][None, :]) * c.size_gb).sum(axis=1)
+        back: list[np.ndarray] = []
+        for t in range(1, T):
+            prev, cur_sets = layers[t - 1][0], layers[t][0]
+            best = np.empty(len(cur_sets))
+            arg = np.empty(len(cur_sets), np.int64)
+            step = max(1, _CHUNK // max(1, len(prev) * E))
+            for a in range(0, len(cur_sets), step):
+                self.check_time()
+                b = min(len(cur_sets), a + step)
+                moved = np.repeat(score[:, None], b - a, axis=1)
+                for v in range(E):
+                    cur = sized[v][cur_sets[a:b, v]]  # [chunk, models]
+                    kept = self.sets[v][prev[:, v]].astype(float) @ cur.T
+                    moved -= c.w_switch * (cur.sum(axis=1)[None, :] - kept)
+                arg[a:b] = moved.argmax(axis=0)
+                best[a:b] = moved[arg[a:b], np.arange(b - a)]
+            back.append(arg)
+            score = layers[t][1] + best
+        j = int(score.argmax())
+        path = [tuple(int(x) for x in layers[T - 1][0][j])]
+        for t in range(T - 1, 0, -1):
+            j = int(back[t - 1][j])
+            path.append(tuple(int(x) for x in layers[t - 1][0][j]))
+        path.reverse()
+        self.offer(path)
+
+    # --- driver ----------------------------------------------------------------------------
 
     def gap(self, bound: float) -> float:
         if not math.isfinite(self.best_value):
             return math.inf
         return abs(bound - self.best_value) / max(abs(bound), abs(self.best_value), 1.0)
 
-    def prunable(self, bound: float) -> bool:
-        return math.isfinite(self.best_value) and (
-            bound <= self.best_value or self.gap(bound) <= self.target_gap
-        )
-
-    def dive(self, prefix: tuple[int, ...]) -> None:
-        """Complete ``prefix`` by the bound's maximiser pair by pair; offer it as incumbent."""
-        E, T = self.c.n_servers, self.c.frames
-        path = list(prefix)
-        while len(path) < T * E:
-            e = len(path) % E
-            _, base = self.open_frame(tuple(path))
-            path.append(int(self.free_terms(tuple(path), e, base).argmax()))
-            if time.perf_counter() > self.deadline:
-                return
-        self.offer(tuple(path))
-
-    def offer(self, prefix: tuple[int, ...]) -> None:
-        value = self.complete_value(prefix)
-        if value > self.best_value:
-            self.best_value = value
-            self.best_prefix = prefix
-
-    def seed_incumbents(self) -> None:
-        """Incumbents from the caching heuristics' caches (restricted to useful models)."""
-        from optkit.solvers.caching.heuristics import lfu_policy, popularity_oracle_policy
-
-        c = self.c
-        E = c.n_servers
-        rng = np.random.default_rng(self.options.seed)
-        for policy in (popularity_oracle_policy, lfu_policy):
-            cache = policy(self.instance, rng)
-            prefix = []
-            for t in range(c.frames):
-                for e in range(E):
-                    useful = self.sets[e].any(axis=0)
-                    row = cache[t, e] & useful
-                    match = np.flatnonzero((self.sets[e] == row).all(axis=1))
-                    if not len(match):
-                        break
-                    prefix.append(int(match[0]))
-            if len(prefix) == c.frames * E:
-                self.offer(tuple(prefix))
-
-    def improve(self) -> None:
-        """Local search on the incumbent: change one (frame, server) set at a time to the best
-        one (exact values), until no change helps or a third of the time is spent."""
-        assert self.best_prefix is not None
-        budget = (self.deadline - time.perf_counter()) / 3
-        stop = time.perf_counter() + (budget if math.isfinite(budget) else 30.0)
-        improved = True
-        while improved and time.perf_counter() < stop:
-            improved = False
-            for p in range(len(self.best_prefix)):
-                e = p % self.c.n_servers
-                current = list(self.best_prefix)
-                for i in range(len(self.sets[e])):
-                    if time.perf_counter() > stop:
-                        return
-                    if i == self.best_prefix[p]:
-                        continue
-                    current[p] = i
-                    before = self.best_value
-                    self.offer(tuple(current))
-                    if self.best_value > before:
-                        improved = True
-                        current = list(self.best_prefix)
-
-    def retune(self) -> None:
-        """Multipliers from the incumbent's slots: a tighter bound near it."""
-        assert self.best_prefix is not None
-        c = self.c
-        K = c.slots_per_frame
-        allocations = [
-            self.values.slot(g, self.frame_cache(self.best_prefix, g // K))
-            for g in range(c.n_slots)
-        ]
-        lam = late_multipliers(c, allocations)
-        self.tables = _Tables(c, self.sets, SetBound(c, lam))
-
-    def log(self, bound: float, open_nodes: int, force: bool = False) -> None:
+    def log(self, force: bool = False) -> None:
         now = time.perf_counter() - self.start
         incumbent = self.best_value if math.isfinite(self.best_value) else None
-        shown = max(bound, self.best_value) if incumbent is not None else bound
-        self.history.append((now, incumbent, shown))
+        shown = self.global_bound if incumbent is None else max(self.global_bound, incumbent)
+        self.history.append((now, incumbent, shown if math.isfinite(shown) else None))
         if self.console is None or (not force and now - self.last_log < 0.5):
             return
         if self.last_log == -math.inf:
@@ -295,84 +625,75 @@ class _BranchAndBound:
         inc = "-" if incumbent is None else f"{incumbent:16.8f}"
         gap = self.gap(shown)
         gap_text = "-" if math.isinf(gap) else f"{100 * gap:9.4f}%"
+        bound_text = f"{shown:16.8f}" if math.isfinite(shown) else "-"
         self.console.print(
-            f"{self.nodes:>8} {open_nodes:>8} {inc:>16} {shown:16.8f} {gap_text:>10} {now:7.2f}s"
+            f"{self.nodes:>8} {self.open_nodes:>8} {inc:>16} {bound_text:>16} {gap_text:>10} {now:7.2f}s"
         )
 
     def run(self) -> tuple[Status, float]:
-        E, T = self.c.n_servers, self.c.frames
-        root: tuple[int, ...] = ()
-        self.seed_incumbents()
-        self.dive(root)
-        if self.best_prefix is not None:
-            self.improve()
-            self.retune()
-            self.dive(root)
-        heap: list[tuple[float, int, tuple[int, ...]]] = []
-        counter = 0
-        root_bound = self.full_bound(root)
-        heapq.heappush(heap, (-root_bound, counter, root))
-        self.log(root_bound, 1, force=True)
-        dive_depth = 0
-        status = Status.OPTIMAL
-        while heap:
-            top = -heap[0][0]
-            if self.prunable(top):
-                break
-            if time.perf_counter() > self.deadline:
-                status = Status.TIME_LIMIT
-                break
-            self.log(top, len(heap))
-            key, _, prefix = heapq.heappop(heap)
-            self.nodes += 1
-            bound = min(-key, self.full_bound(prefix))
-            if self.prunable(bound):
-                continue
-            if bound < -key - 1e-12 * max(1.0, abs(bound)) and heap and bound < -heap[0][0]:
-                counter += 1
-                heapq.heappush(heap, (-bound, counter, prefix))
-                continue
-            p = len(prefix)
-            if p == T * E:
-                self.offer(prefix)
-                continue
-            t, j = divmod(p, E)
-            if j == 0 and (t > dive_depth or self.nodes % 50 == 0):
-                dive_depth = max(dive_depth, t)
-                self.dive(prefix)
-            _, base = self.open_frame(prefix)
-            terms = self.free_terms(prefix, j, base)
-            rest = bound - float(terms.max())
-            for i in np.argsort(-terms):
-                child = rest + float(terms[i])
-                if self.prunable(child):
-                    break
-                counter += 1
-                heapq.heappush(heap, (-child, counter, (*prefix, int(i))))
-        else:
-            top = self.best_value
-        if status is Status.OPTIMAL and heap:
-            top = -heap[0][0]
-            if self.gap(top) > OPTIMALITY_GAP and top > self.best_value:
-                status = Status.GAP_LIMIT
-        final_bound = max(top, self.best_value) if heap else self.best_value
-        if status is Status.TIME_LIMIT:
-            final_bound = max(-heap[0][0], self.best_value)
-        self.log(final_bound, len(heap), force=True)
-        return status, final_bound
+        try:
+            self.frames = [_Frame(FrameTables(self.c, t, self.sets)) for t in range(self.c.frames)]
+            self.seed_incumbents()
+            self.build_bounds()
+            self.update_bound()
+            self.log(force=True)
+            # each frame's maximum, loosest root bound first
+            assert self.best_path is not None
+            path = self.best_path
+            order = sorted(
+                range(self.c.frames),
+                key=lambda t: (
+                    self.frame_value(t, self.classes_of(t, path[t])) - self.frames[t].root_value
+                ),
+            )
+            for t in order:
+                self.solve_frame_max(t)
+                if self.gap(self.global_bound) <= self.target_gap:
+                    return self.finish_status(self.global_bound)
+            slack = 0.0
+            if self.options.gap is not None and self.options.gap > 0:
+                slack = self.options.gap * max(1.0, abs(self.best_value))
+            self.best_path_over(slack)
+            self.global_bound = min(self.global_bound, self.best_value + slack)
+            self.log(force=True)
+            return self.finish_status(self.global_bound)
+        except _Timeout:
+            self.update_bound()
+            self.log(force=True)
+            return Status.TIME_LIMIT, max(self.global_bound, self.best_value)
+
+    def finish_status(self, bound: float) -> tuple[Status, float]:
+        bound = max(bound, self.best_value)
+        if self.gap(bound) <= OPTIMALITY_GAP:
+            return Status.OPTIMAL, bound
+        return Status.GAP_LIMIT, bound
 
 
 def solve(instance: CachingInstance, options: SolveOptions) -> Result:
-    """optkit's branch-and-bound (see the module docstring)."""
+    """optkit's exact solver (see the module docstring)."""
     start = time.perf_counter()
-    search = _BranchAndBound(instance, options)
+    search = _Solver(instance, options)
     status, bound = search.run()
     c = instance.compiled
     solution = None
-    if search.best_prefix is not None:
-        prefix = search.best_prefix
-        cache = np.stack([search.frame_cache(prefix, t) for t in range(c.frames)])
-        solution = assemble(c, instance.name, "bnb", cache, search.values.slot)
+    path = search.best_path
+    if path is not None and search.frames:
+        K = c.slots_per_frame
+        cache = np.stack(
+            [
+                np.stack([search.sets[v][path[t][v]] for v in range(c.n_servers)])
+                for t in range(c.frames)
+            ]
+        )
+        # the slots as valued (caches restricted to the models that matter: same optimum)
+        projected = [search.frame_cache(t, search.classes_of(t, path[t])) for t in range(c.frames)]
+        solution = assemble(
+            c,
+            instance.name,
+            "bnb",
+            cache,
+            lambda g, _cache: search.values.slot(g, projected[g // K]),
+        )
     if solution is None:
         status = Status.TIME_LIMIT
     return finish(

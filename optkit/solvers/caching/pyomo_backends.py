@@ -71,6 +71,35 @@ def reoptimise_shares(instance: CachingInstance, solution: CachingSolution) -> C
     )
 
 
+class _ReleasingGil:
+    """A PySCIPOpt model whose ``optimize`` releases the GIL (``optimizeNogil``); every other
+    attribute is the model's own."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def optimize(self) -> None:
+        self._model.optimizeNogil()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _scip_direct() -> Any:
+    """Pyomo's ``scip_direct`` with SCIP solving outside the GIL. Pyomo reads the solver's
+    output through a pipe in a Python thread while ``optimize`` runs; with the GIL held, any
+    output beyond the pipe's buffer (warnings still print at verblevel 0) deadlocks the
+    process — seen after a minute of a 300 s run on a medium instance."""
+    from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
+
+    class ScipDirectNoGil(ScipDirect):
+        def _create_solver_model(self, model: Any, config: Any) -> Any:
+            scip_model, loader, has_obj = super()._create_solver_model(model, config)
+            return _ReleasingGil(scip_model), loader, has_obj
+
+    return ScipDirectNoGil()
+
+
 def _run(
     instance: CachingInstance,
     options: SolveOptions,
@@ -82,7 +111,7 @@ def _run(
 
     start = time.perf_counter()
     model = model_module.build(instance)
-    solver = SolverFactory(solver_name)
+    solver = _scip_direct() if solver_name == "scip_direct" else SolverFactory(solver_name)
     kwargs: dict[str, Any] = {
         "load_solutions": False,
         "raise_exception_on_nonoptimal_result": False,
@@ -132,6 +161,27 @@ def _run(
     )
 
 
+_IPOPT_OPTIONS: str | None = None
+
+
+def _ipopt_options() -> str:
+    """An Ipopt options file for SCIP's NLP subsolver: MUMPS orders with AMD instead of METIS.
+    The bundled METIS can leave glibc's malloc lock held after an internal error recovery, and
+    the next ``free`` then blocks the process for good — seen in SCIP's NLP heuristics after
+    about a minute on t2drl medium instances (a thread dump shows ``METIS_NodeND`` →
+    ``gk_malloc_cleanup`` → ``free`` waiting on ``main_arena``)."""
+    global _IPOPT_OPTIONS
+    if _IPOPT_OPTIONS is None:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".opt", prefix="optkit-ipopt-", delete=False
+        ) as f:
+            f.write("mumps_pivot_order 0\n")
+        _IPOPT_OPTIONS = f.name
+    return _IPOPT_OPTIONS
+
+
 def scip(instance: CachingInstance, options: SolveOptions) -> Result:
     """The Pyomo model through SCIP (``scip_direct``), the outside reference."""
     return _run(
@@ -144,6 +194,7 @@ def scip(instance: CachingInstance, options: SolveOptions) -> Result:
             "display/verblevel": 4 if options.verbose else 0,
             "randomization/randomseedshift": options.seed,
             "parallel/maxnthreads": options.threads,
+            "nlpi/ipopt/optfile": _ipopt_options(),
         },
     )
 

@@ -18,9 +18,16 @@ from optkit.instances.caching import CachingInstance
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, finish
 
+#: Radio delays at the full bandwidth below this (seconds) are left out of the relaxation.
+_MIN_RADIO_S = 1e-9
 
-def relaxation_bound(instance: CachingInstance, time_limit: float | None = None) -> float:
-    """The optimal value of the continuous relaxation (an upper bound on the optimum)."""
+
+def relaxation_bound(
+    instance: CachingInstance, time_limit: float | None = None, cache: np.ndarray | None = None
+) -> float:
+    """The optimal value of the continuous relaxation (an upper bound on the optimum); with
+    ``cache`` (bool [frames, servers, models]) the caches are fixed to it (a bound of the best
+    routing, shares and steps under those caches)."""
     import cvxpy as cp
 
     c = instance.compiled
@@ -39,6 +46,8 @@ def relaxation_bound(instance: CachingInstance, time_limit: float | None = None)
     late = cp.Variable(R, nonneg=True)
 
     cons = [x <= 1, y <= 1, yc <= 1, b <= 1]
+    if cache is not None:
+        cons.append(x == np.asarray(cache, float).reshape(T * E, M))
     cons.append(x @ c.size_gb <= np.tile(c.storage_gb, T))
     previous = np.vstack([c.initial_cache.astype(float), np.zeros(((T - 1) * E, M))]) if T else None
     if T > 1:
@@ -71,7 +80,20 @@ def relaxation_bound(instance: CachingInstance, time_limit: float | None = None)
         cp.multiply(c.transfer_s[rows, cols] + c.overhead_s[model] * inv_speed, y)
         + cp.multiply(c.seconds_per_step[model] * inv_speed, s)
     )
-    radio = cp.multiply(c.radio_s_share, cp.inv_pos(b)) if R else 0
+    # radio delay a_r/b_r only where a_r ≥ 1 ns: a request with (almost) nothing to transmit
+    # would otherwise carry an epigraph of 1/b_r that grows without bound as its share goes to
+    # 0 (Clarabel then stops "inaccurate" with a bound below the optimum). Dropping a delay
+    # term only raises the relaxation, so the bound stays valid.
+    radio_rows = np.flatnonzero(c.radio_s_share >= _MIN_RADIO_S)
+    pick_radio = sp.csr_matrix(
+        (np.ones(len(radio_rows)), (radio_rows, np.arange(len(radio_rows)))),
+        shape=(R, len(radio_rows)),
+    )
+    radio = (
+        pick_radio @ cp.multiply(c.radio_s_share[radio_rows], cp.inv_pos(b[radio_rows]))
+        if len(radio_rows)
+        else 0
+    )
     delay = radio + edge_delay + cp.multiply(c.cloud_delay_s, yc)
     if c.w_late > 0:
         cons.append(late >= delay - c.req_max_delay_s)
@@ -92,6 +114,158 @@ def relaxation_bound(instance: CachingInstance, time_limit: float | None = None)
     if problem.status not in ("optimal", "optimal_inaccurate"):
         raise MethodRefused(f"relax: Clarabel ended with status {problem.status}")
     return float(problem.value)
+
+
+#: ``relax-sets`` refuses instances with more (request, server, cache set) triples than this.
+MAX_SET_TRIPLES = 400_000
+
+
+def set_relaxation_bound(instance: CachingInstance, time_limit: float | None = None) -> float:
+    """The relaxation over convex combinations of each server's cache sets (an upper bound).
+
+    Per frame and server a weight w_i ≥ 0 on each feasible cache set i (Σ_i w_i = 1); routing
+    and steps are disaggregated per set: y_{r,v,i} ≤ w_i for the sets holding r's model,
+    steps_min·y ≤ s ≤ steps_max·y, quality in perspective form, and the step capacity holds
+    per set and slot (Σ_r s_{r,v,i} ≤ S_v·w_i). Integer w give the program exactly; the
+    relaxation can no longer spread a fractional cache over every model, which is where the
+    direct relaxation loses most (a cache 40 % of everything lets each slot fill its step
+    capacity with whatever is requested). The switch cost uses x = Σ_i w_i·set_i as before.
+    """
+    import cvxpy as cp
+
+    from optkit.solvers.caching.bounds import server_sets
+
+    c = instance.compiled
+    T, E, M, R = c.frames, c.n_servers, c.n_models, c.n_requests
+    sets = [server_sets(c, v) for v in range(E)]
+    n_sets = np.array([len(x) for x in sets])
+    w_offset = np.concatenate([[0], np.cumsum(np.tile(n_sets, T))])  # (t, v) blocks
+    # triples (r, v, i): r may be served at v and set i of v holds r's model
+    rr_l, vv_l, ii_l = [], [], []
+    for v in range(E):
+        reqs = np.flatnonzero(c.allowed[:, v])
+        holds = sets[v][:, c.req_model[reqs]]  # [sets, requests]
+        i_idx, r_pos = np.nonzero(holds)
+        rr_l.append(reqs[r_pos])
+        vv_l.append(np.full(len(r_pos), v))
+        ii_l.append(i_idx)
+    rr, vv, ii = np.concatenate(rr_l), np.concatenate(vv_l), np.concatenate(ii_l)
+    P = len(rr)
+    if P > MAX_SET_TRIPLES:
+        raise MethodRefused(
+            f"relax-sets: {P} (request, server, cache set) triples, more than {MAX_SET_TRIPLES}"
+        )
+    model = c.req_model[rr]
+    n_w = int(w_offset[-1])
+    w_index = w_offset[c.req_frame[rr] * E + vv] + ii
+
+    w = cp.Variable(n_w, nonneg=True)
+    y = cp.Variable(P, nonneg=True)
+    s = cp.Variable(P, nonneg=True)
+    q = cp.Variable(P)
+    yc = cp.Variable(R, nonneg=True)
+    b = cp.Variable(R, nonneg=True)
+    late = cp.Variable(R, nonneg=True)
+    loaded = cp.Variable((T * E, M), nonneg=True)
+
+    block = np.repeat(np.arange(T * E), np.tile(n_sets, T))
+    sum_blocks = sp.csr_matrix((np.ones(n_w), (block, np.arange(n_w))), shape=(T * E, n_w))
+    cons = [sum_blocks @ w == 1, yc <= 1, b <= 1]
+    pick_w = sp.csr_matrix((np.ones(P), (np.arange(P), w_index)), shape=(P, n_w))
+    cons.append(y <= pick_w @ w)
+    cons.append(cp.multiply(c.steps_min[model], y) <= s)
+    cons.append(s <= cp.multiply(c.steps_max[model], y))
+    for j in range(c.piece_slope.shape[1]):
+        cons.append(
+            q
+            <= cp.multiply(c.piece_slope[model, j], s) + cp.multiply(c.piece_intercept[model, j], y)
+        )
+    pick_request = sp.csr_matrix((np.ones(P), (rr, np.arange(P))), shape=(R, P))
+    cons.append(pick_request @ y + yc == 1)
+    # step capacity per (slot, server, set), in perspective: Σ s ≤ S_v·w
+    cap_key = c.req_global_slot[rr] * n_w + w_index
+    keys, key_of = np.unique(cap_key, return_inverse=True)
+    step_sum = sp.csr_matrix((np.ones(P), (key_of.ravel(), np.arange(P))), shape=(len(keys), P))
+    key_w = keys % n_w
+    key_cap = c.step_capacity[vv[np.unique(key_of.ravel(), return_index=True)[1]]]
+    pick_key_w = sp.csr_matrix(
+        (key_cap.astype(float), (np.arange(len(keys)), key_w)), shape=(len(keys), n_w)
+    )
+    cons.append(step_sum @ s <= pick_key_w @ w)
+    # bandwidth shares per home server and slot
+    n_keys = c.n_slots * E
+    home_key = c.req_global_slot * E + c.req_home
+    share_sum = sp.csr_matrix((np.ones(R), (home_key, np.arange(R))), shape=(n_keys, R))
+    cons.append(share_sum @ b <= 1)
+    # caches x_{t,v,m} = Σ_i w_i·set_i[m] for the switch cost
+    rows_x, cols_x, vals_x = [], [], []
+    for t in range(T):
+        for v in range(E):
+            i_idx, m_idx = np.nonzero(sets[v])
+            rows_x.append((t * E + v) * M + m_idx)
+            cols_x.append(w_offset[t * E + v] + i_idx)
+            vals_x.append(np.ones(len(i_idx)))
+    to_x = sp.csr_matrix(
+        (np.concatenate(vals_x), (np.concatenate(rows_x), np.concatenate(cols_x))),
+        shape=(T * E * M, n_w),
+    )
+    x = cp.reshape(to_x @ w, (T * E, M), order="C")
+    previous = np.vstack([c.initial_cache.astype(float), np.zeros(((T - 1) * E, M))])
+    if T > 1:
+        shift = sp.eye(T * E, k=-E, format="csr")
+        cons.append(loaded >= x - shift @ x - previous)
+    else:
+        cons.append(loaded >= x - previous)
+
+    inv_speed = 1.0 / c.speed[vv]
+    edge_delay = pick_request @ (
+        cp.multiply(c.transfer_s[rr, vv] + c.overhead_s[model] * inv_speed, y)
+        + cp.multiply(c.seconds_per_step[model] * inv_speed, s)
+    )
+    radio_rows = np.flatnonzero(c.radio_s_share >= _MIN_RADIO_S)
+    pick_radio = sp.csr_matrix(
+        (np.ones(len(radio_rows)), (radio_rows, np.arange(len(radio_rows)))),
+        shape=(R, len(radio_rows)),
+    )
+    radio = (
+        pick_radio @ cp.multiply(c.radio_s_share[radio_rows], cp.inv_pos(b[radio_rows]))
+        if len(radio_rows)
+        else 0
+    )
+    delay = radio + edge_delay + cp.multiply(c.cloud_delay_s, yc)
+    if c.w_late > 0:
+        cons.append(late >= delay - c.req_max_delay_s)
+    quality = pick_request @ q + cp.multiply(c.req_cloud_quality, yc)
+    cost = pick_request @ cp.multiply(c.cost_per_step[vv], s) + c.cloud_cost * yc
+    utility = (
+        c.w_quality * cp.sum(quality)
+        - c.w_delay * cp.sum(delay)
+        - c.w_cost * cp.sum(cost)
+        - c.w_late * cp.sum(late)
+    )
+    switch = c.w_switch * cp.sum(loaded @ c.size_gb)
+    problem = cp.Problem(cp.Maximize(utility - switch), cons)
+    settings: dict[str, float] = {}
+    if time_limit is not None:
+        settings["time_limit"] = time_limit
+    problem.solve(solver=cp.CLARABEL, **settings)
+    if problem.status not in ("optimal", "optimal_inaccurate"):
+        raise MethodRefused(f"relax-sets: Clarabel ended with status {problem.status}")
+    return float(problem.value)
+
+
+def solve_sets(instance: CachingInstance, options: SolveOptions) -> Result:
+    """The relaxation over each server's cache sets as a bound (status ``bound_only``)."""
+    start = time.perf_counter()
+    bound = set_relaxation_bound(instance, options.time_limit)
+    return finish(
+        instance,
+        "relax-sets",
+        Status.BOUND_ONLY,
+        bound=bound,
+        wall_time_s=time.perf_counter() - start,
+        seed=options.seed,
+    )
 
 
 def solve(instance: CachingInstance, options: SolveOptions) -> Result:

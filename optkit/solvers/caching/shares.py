@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 #: Share given to a request with nothing to transmit (a share must be > 0).
 TINY_SHARE = 1e-12
 
@@ -52,6 +54,46 @@ def group_shares(
         # the shares do not matter: split equally
         return [1.0 / n] * n, value, lam
 
+    lo, hi, kink, t_star = _level(
+        [radio_s[i] for i in active], [slack_s[i] for i in active], w_delay, w_late
+    )
+    # shares at t_star (t_star = inf: all on time at their kinks with bandwidth to spare, w_d = 0)
+    b_active = []
+    for j in range(len(active)):
+        b = kink[j] if math.isinf(t_star) else max(lo[j] * t_star, min(kink[j], hi[j] * t_star))
+        b_active.append(b)
+    total = sum(b_active)
+    if total < 1.0:  # leftover only when every request sits at its kink (w_d = 0): spread it
+        b_active = [b / total for b in b_active]
+    n_idle = n - len(active)
+    scale = 1.0 - n_idle * TINY_SHARE
+    nu = 0.0 if math.isinf(t_star) else 1.0 / (t_star * t_star)
+    for j, i in enumerate(active):
+        b = b_active[j] * scale
+        shares[i] = b
+        radio = radio_s[i] / b
+        late = radio - slack_s[i]
+        value -= w_delay * radio + (w_late * late if late > 0 else 0.0)
+        if w_late <= 0:
+            lam[i] = 0.0
+        elif not math.isinf(kink[j]) and abs(b_active[j] - kink[j]) <= 1e-12 * kink[j]:
+            # on the deadline: ν·b²/a = w_d + w_l·λ
+            lam[i] = min(1.0, max(0.0, (nu * b_active[j] ** 2 / radio_s[i] - w_delay) / w_late))
+        else:
+            lam[i] = 1.0 if late > 0 else 0.0
+    for i in range(n):
+        if radio_s[i] <= 0:
+            shares[i] = TINY_SHARE
+    return shares, value, lam
+
+
+def _level(
+    radio_s: Sequence[float], slack_s: Sequence[float], w_delay: float, w_late: float
+) -> tuple[list[float], list[float], list[float], float]:
+    """For requests with a_i > 0: the lines lo_i·t and hi_i·t, the kinks a_i/σ_i and the level
+    t* at which Σ b_i(t*) = 1 (inf when the kinks leave bandwidth to spare)."""
+    w_high = w_delay + w_late
+    active = range(len(radio_s))
     # each active request: b(t) = median(lo·t, kink, hi·t) (kink = inf when always late)
     lo = [math.sqrt(w_delay * radio_s[i]) for i in active]
     hi = [math.sqrt(w_high * radio_s[i]) for i in active]
@@ -83,34 +125,47 @@ def group_shares(
             constant -= kink[j]
     if slope > 0:
         t_star = (1.0 - constant) / slope
-    # shares at t_star (t_star = inf: all on time at their kinks with bandwidth to spare, w_d = 0)
-    b_active = []
-    for j in range(len(active)):
-        b = kink[j] if math.isinf(t_star) else max(lo[j] * t_star, min(kink[j], hi[j] * t_star))
-        b_active.append(b)
-    total = sum(b_active)
-    if total < 1.0:  # leftover only when every request sits at its kink (w_d = 0): spread it
-        b_active = [b / total for b in b_active]
-    n_idle = n - len(active)
-    scale = 1.0 - n_idle * TINY_SHARE
-    nu = 0.0 if math.isinf(t_star) else 1.0 / (t_star * t_star)
-    for j, i in enumerate(active):
-        b = b_active[j] * scale
-        shares[i] = b
-        radio = radio_s[i] / b
-        late = radio - slack_s[i]
-        value -= w_delay * radio + (w_late * late if late > 0 else 0.0)
-        if w_late <= 0:
-            lam[i] = 0.0
-        elif not math.isinf(kink[j]) and abs(b_active[j] - kink[j]) <= 1e-12 * kink[j]:
-            # on the deadline: ν·b²/a = w_d + w_l·λ
-            lam[i] = min(1.0, max(0.0, (nu * b_active[j] ** 2 / radio_s[i] - w_delay) / w_late))
-        else:
-            lam[i] = 1.0 if late > 0 else 0.0
-    for i in range(n):
-        if radio_s[i] <= 0:
-            shares[i] = TINY_SHARE
-    return shares, value, lam
+    return lo, hi, kink, t_star
+
+
+def bandwidth_price(
+    radio_s: Sequence[float], slack_s: Sequence[float], w_delay: float, w_late: float
+) -> float:
+    """ν: the optimal dual price of the group's bandwidth (Σ b ≤ 1) at these slacks, so that
+    the group's value is min over ν of ν + Σ_r max_b [f_r(b) − ν·b] and this ν attains it."""
+    active = [i for i in range(len(radio_s)) if radio_s[i] > 0]
+    if not active or w_delay + w_late <= 0:
+        return 0.0
+    t_star = _level([radio_s[i] for i in active], [slack_s[i] for i in active], w_delay, w_late)[3]
+    return 0.0 if math.isinf(t_star) else 1.0 / (t_star * t_star)
+
+
+def priced_radio_value(
+    radio_s: float, deadline_s: float, kappa_s: np.ndarray, nu: float, w_delay: float, w_late: float
+) -> np.ndarray:
+    """max over 0 < b ≤ 1 of −w_d·a/b − w_l·max(0, a/b + κ − D) − ν·b for each κ in
+    ``kappa_s`` (a request alone with its bandwidth priced at ν): concave in κ. The share is
+    median(√(w_d a/ν), a/(D − κ), √((w_d + w_l) a/ν)), capped at 1."""
+    kappa = np.asarray(kappa_s, float)
+    a = radio_s
+    if a <= 0:
+        return -w_late * np.maximum(0.0, kappa - deadline_s)
+    if w_delay + w_late <= 0:
+        return np.zeros_like(kappa)  # the share does not matter: b → 0 costs nothing
+    if nu <= 0:
+        b = np.ones_like(kappa)
+    else:
+        low = math.sqrt(w_delay * a / nu)
+        high = math.sqrt((w_delay + w_late) * a / nu)
+        room = deadline_s - kappa
+        with np.errstate(divide="ignore"):
+            kink = np.where(room > 0, a / np.where(room > 0, room, 1.0), math.inf)
+        b = np.minimum(np.maximum(low, np.minimum(kink, high)), 1.0)
+    radio = a / b
+    result: np.ndarray = (
+        -w_delay * radio - w_late * np.maximum(0.0, radio + kappa - deadline_s) - nu * b
+    )
+    return result
 
 
 def late_dual_constant(
