@@ -191,3 +191,19 @@ def test_highs_only_when_linear() -> None:
     result = optkit.solve(linear, "highs")
     assert result.status is optkit.Status.OPTIMAL
     assert agree(_scored(linear, result), optimum)
+
+
+def test_highs_runs_after_another_highs_run_with_other_threads() -> None:
+    """The caching `highs` resets HiGHS's process-wide thread scheduler too (see
+    tests/scheduling/test_exact.py for the failure it prevents)."""
+    import highspy
+
+    highspy.Highs.resetThreadScheduler(True)
+    other = highspy.Highs()
+    other.setOptionValue("output_flag", False)
+    other.setOptionValue("threads", 2)
+    other.passModel(highspy.HighsLp())
+    other.run()
+    linear = _linear(preset_instance("edgeaigc", 2))
+    result = optkit.solve(linear, "highs", threads=1)
+    assert result.status is optkit.Status.OPTIMAL, result.message

@@ -23,6 +23,7 @@ from optkit.instances.solution import CachingSolution
 from optkit.models import caching as model_module
 from optkit.solvers.caching.allocation import slot_data
 from optkit.solvers.caching.shares import group_shares
+from optkit.solvers.highs_threads import reset_highs_threads
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, finish
 
@@ -232,6 +233,7 @@ def highs(instance: CachingInstance, options: SolveOptions) -> Result:
     reason = model_module.nonlinear_reason(instance)
     if reason is not None:
         raise MethodRefused(f"highs: the program of {instance.name} is not linear: {reason}")
+    reset_highs_threads()
     return _run(
         instance,
         options,

@@ -31,6 +31,7 @@ from optkit.gaps import solver_gap
 from optkit.instances.scheduling import SchedulingInstance
 from optkit.instances.solution import SchedulingSolution, TaskDecision
 from optkit.models import scheduling as model_module
+from optkit.solvers.highs_threads import reset_highs_threads
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, error_result, finish
 from optkit.solvers.scheduling.allocation import allocate, drop_idle_servers
@@ -138,7 +139,7 @@ def _solve_part(
         _set_start(part, model, greedy)
         config["warmstart_discrete_vars"] = True
     else:
-        _reset_highs_threads()
+        reset_highs_threads()
     results = _solver(backend).solve(model, **config)
     condition = results.termination_condition
     status = _status_table().get(condition)
@@ -159,15 +160,6 @@ def _solve_part(
         else:
             note = "greedy-opt (better than the solver's)"
     return _PartOutcome(decisions, status, bound, _nodes(results) or 0, note, log)
-
-
-def _reset_highs_threads() -> None:
-    """HiGHS keeps one thread scheduler per process, sized by the first run: a later run that
-    asks for another thread count ends at once with status 'not set' (seen after any HiGHS run
-    with its default threads). Dropping the scheduler lets this run size it again."""
-    import highspy
-
-    highspy.Highs.resetThreadScheduler(True)
 
 
 class _SolverFailed(Exception):
