@@ -28,6 +28,17 @@ STEPS: list[tuple[str, str]] = [
     ("Write one method's solutions and score one of them",
      f"solve {OUT}/caching -m no-cache --solutions {OUT}/solutions/no-cache"),
     ("", f"evaluate {OUT}/caching/t2drl-small-s1-000.json {OUT}/solutions/no-cache/t2drl-small-s1-000.json"),
+    ("Prove the optima: optkit's branch-and-bound (caching) and the MILP through HiGHS (scheduling), "
+     "beside heuristics and the authors' online baselines",
+     f"solve {OUT}/caching -m bnb -m lfu -m popularity-oracle --out {OUT}/caching-results.jsonl"),
+    ("", f"solve {OUT}/scheduling -m highs -m greedy-opt -m fastest-k --out {OUT}/scheduling-results.jsonl"),
+    ("Keep the proven optima as reference files (MIPLIB .solu)",
+     f"reference {OUT}/caching-results.jsonl --out {OUT}/caching/caching.solu"),
+    ("", f"reference {OUT}/scheduling-results.jsonl --out {OUT}/scheduling/scheduling.solu"),
+    ("Train a small DRL caching agent (Double DQN, one step per frame) and run it as a method",
+     f"train ddqn --family caching --preset t2drl --size small --steps 600 --eval-count 2 "
+     f"--seed 1 --out {OUT}/runs/ddqn --quiet"),
+    ("", f"solve {OUT}/caching -m policy:{OUT}/runs/ddqn --out {OUT}/caching-results.jsonl"),
 ]  # fmt: skip
 
 
