@@ -16,6 +16,7 @@ from optkit.instances.caching import CachingInstance
 from optkit.solvers.caching.allocation import _Search, allocate_slot, slot_data
 from optkit.solvers.caching.shares import group_shares, late_dual_constant
 from tests.caching.conftest import hand_made, preset_instance, tiny_instances
+from tests.highs_threads import size_highs_scheduler
 
 TOL = 1e-6
 HEURISTICS = [
@@ -196,14 +197,7 @@ def test_highs_only_when_linear() -> None:
 def test_highs_runs_after_another_highs_run_with_other_threads() -> None:
     """The caching `highs` resets HiGHS's process-wide thread scheduler too (see
     tests/scheduling/test_exact.py for the failure it prevents)."""
-    import highspy
-
-    highspy.Highs.resetThreadScheduler(True)
-    other = highspy.Highs()
-    other.setOptionValue("output_flag", False)
-    other.setOptionValue("threads", 2)
-    other.passModel(highspy.HighsLp())
-    other.run()
+    size_highs_scheduler(threads=2)
     linear = _linear(preset_instance("edgeaigc", 2))
     result = optkit.solve(linear, "highs", threads=1)
     assert result.status is optkit.Status.OPTIMAL, result.message

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import optkit
 from optkit.instances.scheduling import SchedulingInstance
 from optkit.solvers.result import Result
+from tests.highs_threads import size_highs_scheduler
 from tests.scheduling.sched_helpers import make_instance, small_instances
 
 EXACT = ("enumerate", "highs", "scip")
@@ -305,14 +306,7 @@ def test_highs_and_scip_agree_on_a_crowded_slot() -> None:
 def test_highs_runs_after_another_highs_run_with_other_threads() -> None:
     """HiGHS sizes one process-wide thread scheduler on its first run; a later run asking for
     another count failed with status 'not set' until the scheduler was reset."""
-    import highspy
-
-    highspy.Highs.resetThreadScheduler(True)
-    other = highspy.Highs()
-    other.setOptionValue("output_flag", False)
-    other.setOptionValue("threads", 2)
-    other.passModel(highspy.HighsLp())
-    other.run()
+    size_highs_scheduler(threads=2)
     instance = optkit.generate("scheduling", "smcoedge", "tiny", seed=5)[0]
     result = optkit.solve(instance, "highs", threads=1)
     assert result.status is optkit.Status.OPTIMAL, result.message
