@@ -113,8 +113,10 @@ class SMCoEdge(DQN):
     ) -> None:
         k = config.k
         n = int(getattr(action_space, "n", 0))
-        servers = next((j for j in range(k, 257) if comb(j, k) >= n), k)
-        if n < 1 or comb(servers, k) != n:
+        # the scheduling env observes 4 values per server and one more (its module doc)
+        width = int(np.prod(getattr(observation_space, "shape", None) or (0,)))
+        servers = (width - 1) // 4
+        if width != 4 * servers + 1 or servers < k or comb(servers, k) != n:
             raise OptkitError(
                 f"agent smcoedge (k = {k}) needs the scheduling env's k-subset action with k = {k}, "
                 f"got {action_space}"

@@ -52,6 +52,13 @@ def scheduling_dims(instance: SchedulingInstance) -> dict[str, int]:
     }
 
 
+def _show(dims: dict[str, int]) -> str:
+    return " and ".join(
+        f"{v} {'allowed ' if k == 'subsets' else ''}{k if v != 1 else k.rstrip('s')}"
+        for k, v in dims.items()
+    )
+
+
 #: The action interfaces (see the module doc).
 ACTIONS = ("subset", "k-subset", "partner")
 
@@ -72,7 +79,7 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
         self.next_index = 0
         first = source.get(0)
         assert isinstance(first, SchedulingInstance)
-        self.dims = scheduling_dims(first)
+        self.dims = self._dims(first)
         J = self.dims["servers"]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4 * J + 1,), np.float32)
         if action == "k-subset":
@@ -102,12 +109,11 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
             raise OptkitError(
                 f"{instance.name}: the scheduling environment needs a scheduling instance"
             )
-        dims = scheduling_dims(instance)
+        dims = self._dims(instance)
         if dims != self.dims:
             raise OptkitError(
-                f"{instance.name}: {dims['servers']} servers and {dims['subsets']} allowed subsets, "
-                f"but this environment was built for {self.dims['servers']} servers and "
-                f"{self.dims['subsets']} subsets"
+                f"{instance.name}: {_show(dims)}, but this environment was built for "
+                f"{_show(self.dims)}"
             )
         if not instance.tasks:
             raise OptkitError(f"{instance.name}: no tasks, nothing to play")
@@ -126,6 +132,13 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
         if not done:
             self._advance()
         return self._observe(), -cost, done, False, {}
+
+    def _dims(self, instance: SchedulingInstance) -> dict[str, int]:
+        """What the networks depend on: the allowed subsets only under the ``subset`` action."""
+        dims = scheduling_dims(instance)
+        if self.action_kind != "subset":
+            del dims["subsets"]
+        return dims
 
     def _servers(self, action: int) -> tuple[int, ...]:
         """The server subset an action names under this env's interface."""
