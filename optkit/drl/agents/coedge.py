@@ -16,7 +16,8 @@
   name "DDRL-AMSA" appears in no public source; the public descendant is LAD-TS, whose agent
   defaults it takes where they fit (γ 0.95, lr 1e-4 / 1e-3 / 3e-4, α 0.05 learned, 5 steps).
   *optkit's choices*, measured on the small presets: widths 64 (LAD-TS: 20), a 20 000
-  transition buffer (LAD-TS: 1 000), ``logit_scale`` 4 (see the diffusion SAC doc).
+  transition buffer (LAD-TS: 1 000), rewards
+  times 100 (make-spans here are ~10 ms: unscaled, the entropy bonus would drown them).
 
 Reward everywhere is the env's −cost_n (make-span, or φ·T_dl for a failed task with the
 instance's φ; the authors' code uses −2·T_dl for SMCoEdge / DRLCoEdge and −10·T_dl for
@@ -66,9 +67,22 @@ class CoEdgeDQNConfig(DQNConfig):
     """final exploration ε (the authors' greedy probability reaches 0.99)"""
     exploration_steps: int = 10_000
     """env steps of linearly falling ε (the authors': +0.001 greedy per learning step)"""
+    reward_scale: float = 100.0
+    """rewards (−seconds) times this enter replay (optkit's: make-spans are ~10 ms here)"""
 
 
-class DRLCoEdge(DQN):
+class _ScaledRewards(DQN):
+    """A DQN whose replay holds rewards times ``reward_scale``."""
+
+    config: CoEdgeDQNConfig
+
+    def remember(
+        self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, terminated: bool
+    ) -> None:
+        super().remember(obs, action, reward * self.config.reward_scale, next_obs, terminated)
+
+
+class DRLCoEdge(_ScaledRewards):
     """DQN over partner servers (see the module doc)."""
 
     name = "drlcoedge"
@@ -91,7 +105,7 @@ class SMCoEdgeConfig(CoEdgeDQNConfig):
             raise OptkitError(f"k must be >= 1, got {self.k}")
 
 
-class SMCoEdge(DQN):
+class SMCoEdge(_ScaledRewards):
     """Top-k DQN (see the module doc): Q-values per server; the env's action is the index of
     the chosen k-subset in ``itertools.combinations(range(servers), k)``."""
 
@@ -179,8 +193,8 @@ class DDRLAMSAConfig(DiffusionSACConfig):
     """transitions per gradient step (LAD-TS: 64)"""
     learning_starts: int = 300
     """env steps before learning (LAD-TS: 300)"""
-    logit_scale: float = 4.0
-    """the denoised vector times this is the policy's logits (optkit's; the authors': 1)"""
+    reward_scale: float = 100.0
+    """rewards (−seconds) times this enter replay (optkit's: make-spans are ~10 ms here)"""
 
 
 class DDRLAMSA(DiffusionSAC):

@@ -1,8 +1,10 @@
 """Diffusion SAC for discrete actions (AGOD's D2SAC, Du et al. 2024; LAD-TS, Xu et al. 2024).
 
 The actor is the reverse chain of :class:`~optkit.drl.diffusion.DiffusionChain` conditioned on
-the state; its denoised vector x_0 ∈ [−1, 1]^n, times ``logit_scale``, is the logit vector of a
-categorical policy π(·|s) = softmax(x_0). Training samples from π, the greedy policy takes the
+the state; its denoised vector x_0 ∈ R^n, times ``logit_scale``, is the logit vector of a
+categorical policy π(·|s) = softmax(x_0). Unlike the continuous actor, x_0 is not clamped to
+[−1, 1] at the end: clamped coordinates get no gradient and tie at the bound (measured on the
+31-subset scheduling env: 11 actions stuck at +1 with probability 1/11 each, the policy frozen). Training samples from π, the greedy policy takes the
 argmax. Twin critics Q_1, Q_2(s) → R^n with Polyak-averaged targets; expectations over π
 replace sampled actions (as in discrete SAC):
 
@@ -18,9 +20,7 @@ replace sampled actions (as in discrete SAC):
 Choices the public code makes and optkit follows: 5 denoising steps, the VP schedule, no
 clamping of x̂_0 inside the chain (AGOD's ``clip_denoised=False``), actor lr 1e-4, critic lr
 1e-3, τ = 0.005, γ = 0.95, widths 256 (AGOD; LAD-TS uses 20). The critics' target uses the
-current actor (LAD-TS), not a target actor (AGOD). ``logit_scale`` is optkit's: 1 is the
-authors' softmax of a vector in [−1, 1], which caps the largest probability (0.2 among 31
-actions); a larger scale lets the sampled policy sharpen.
+current actor (LAD-TS), not a target actor (AGOD). ``logit_scale`` is optkit's (1: none).
 
 Latent action (``latent_start``, LAD-TS's variant): the chain starts from the previous
 decision's action probabilities instead of Gaussian noise (LAD-TS keeps one store per task
@@ -82,9 +82,11 @@ class DiffusionSACConfig(OffPolicyConfig):
     denoising_steps: int = 5
     """steps of the reverse diffusion chain (AGOD, LAD-TS: 5)"""
     logit_scale: float = 1.0
-    """the denoised vector in [−1, 1] times this is the policy's logits (1: the authors')"""
+    """the denoised vector times this is the policy's logits"""
     latent_start: bool = False
     """start the chain from the previous decision's probabilities (LAD-TS's latent action)"""
+    reward_scale: float = 1.0
+    """rewards are multiplied by this before they enter replay (optkit's; 1: as given)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -115,7 +117,7 @@ class DiffusionSAC(Agent):
         super().__init__(observation_space, action_space, config, device, seed)
         h, n = config.hidden, self.n_actions
         self.actor = DiffusionChain(
-            self.obs_dim, n, h, config.denoising_steps, clip_denoised=False
+            self.obs_dim, n, h, config.denoising_steps, clip_denoised=False, clamp_output=False
         ).to(device)
         self.q1, self.q2 = mlp(self.obs_dim, h, n).to(device), mlp(self.obs_dim, h, n).to(device)
         self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
@@ -173,6 +175,7 @@ class DiffusionSAC(Agent):
     def remember(
         self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, terminated: bool
     ) -> None:
+        reward = reward * self.config.reward_scale
         if not self.config.latent_start:
             super().remember(obs, action, reward, next_obs, terminated)
             return
