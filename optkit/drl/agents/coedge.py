@@ -17,7 +17,10 @@
   defaults it takes where they fit (γ 0.95, lr 1e-4 / 1e-3 / 3e-4, α 0.05 learned, 5 steps).
   *optkit's choices*, measured on the small presets: widths 64 (LAD-TS: 20), a 20 000
   transition buffer (LAD-TS: 1 000), rewards
-  times 100 (make-spans here are ~10 ms: unscaled, the entropy bonus would drown them).
+  times 100 (make-spans here are ~10 ms: unscaled, the entropy bonus would drown them), and
+  observations standardised by running statistics (on ``smcoedge`` small, 8 000 steps: held-out
+  cost 0.106 with, 0.129 without). The DQN systems get the same reward scale and
+  normalisation, so the comparison is of the learners, not of the input scaling.
 
 Reward everywhere is the env's −cost_n (make-span, or φ·T_dl for a failed task with the
 instance's φ; the authors' code uses −2·T_dl for SMCoEdge / DRLCoEdge and −10·T_dl for
@@ -36,9 +39,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from optkit.drl.agents.diffusion_sac import DiffusionSAC, DiffusionSACConfig
+from optkit.drl.agents.diffusion_sac import DiffusionSAC, DiffusionSACConfig, RunningNorm
 from optkit.drl.agents.dqn import DQN, DQNConfig
 from optkit.drl.common import mlp
 from optkit.drl.replay import Batch
@@ -69,20 +73,39 @@ class CoEdgeDQNConfig(DQNConfig):
     """env steps of linearly falling ε (the authors': +0.001 greedy per learning step)"""
     reward_scale: float = 100.0
     """rewards (−seconds) times this enter replay (optkit's: make-spans are ~10 ms here)"""
+    normalise_obs: bool = True
+    """standardise observations by running statistics of the training ones (optkit's)"""
 
 
-class _ScaledRewards(DQN):
-    """A DQN whose replay holds rewards times ``reward_scale``."""
+class _CoEdgeDQN(DQN):
+    """A DQN whose replay holds rewards times ``reward_scale`` and whose Q-networks start with
+    the running observation normaliser (shared by the online and target networks)."""
 
     config: CoEdgeDQNConfig
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space,
+        action_space: gym.spaces.Space,
+        config: CoEdgeDQNConfig,
+        device: torch.device,
+        seed: int,
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device, seed)
+        self.norm = RunningNorm(self.obs_dim, config.normalise_obs).to(device)
+        self.q, self.q_target = self.wrap(self.q), self.wrap(self.q_target)
+
+    def wrap(self, net: nn.Module) -> nn.Sequential:
+        return nn.Sequential(self.norm, net)
 
     def remember(
         self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, terminated: bool
     ) -> None:
+        self.norm.observe(np.asarray(obs, np.float32).reshape(-1))
         super().remember(obs, action, reward * self.config.reward_scale, next_obs, terminated)
 
 
-class DRLCoEdge(_ScaledRewards):
+class DRLCoEdge(_CoEdgeDQN):
     """DQN over partner servers (see the module doc)."""
 
     name = "drlcoedge"
@@ -105,7 +128,7 @@ class SMCoEdgeConfig(CoEdgeDQNConfig):
             raise OptkitError(f"k must be >= 1, got {self.k}")
 
 
-class SMCoEdge(_ScaledRewards):
+class SMCoEdge(_CoEdgeDQN):
     """Top-k DQN (see the module doc): Q-values per server; the env's action is the index of
     the chosen k-subset in ``itertools.combinations(range(servers), k)``."""
 
@@ -140,14 +163,11 @@ class SMCoEdge(_ScaledRewards):
         self.subsets = list(itertools.combinations(range(servers), k))
         self.index = {s: i for i, s in enumerate(self.subsets)}
         # the Q-network scores servers, not subsets
-        self.q = self._server_net().to(device)
-        self.q_target = self._server_net().to(device)
+        self.q = self.wrap(mlp(self.obs_dim, config.hidden, servers)).to(device)
+        self.q_target = self.wrap(mlp(self.obs_dim, config.hidden, servers)).to(device)
         self.q_target.load_state_dict(self.q.state_dict())
         self.optimiser = torch.optim.Adam(self.q.parameters(), lr=config.learning_rate)
         self.members = torch.as_tensor(self.subsets, device=device)  # [subsets, k]
-
-    def _server_net(self) -> torch.nn.Sequential:
-        return mlp(self.obs_dim, self.config.hidden, self.servers)
 
     def random_action(self) -> Any:
         return int(self.rng.integers(len(self.subsets)))
@@ -195,6 +215,8 @@ class DDRLAMSAConfig(DiffusionSACConfig):
     """env steps before learning (LAD-TS: 300)"""
     reward_scale: float = 100.0
     """rewards (−seconds) times this enter replay (optkit's: make-spans are ~10 ms here)"""
+    normalise_obs: bool = True
+    """standardise observations by running statistics of the training ones (optkit's)"""
 
 
 class DDRLAMSA(DiffusionSAC):

@@ -55,6 +55,42 @@ from optkit.errors import OptkitError
 
 #: Seed of the chain's noise in greedy actions.
 GREEDY_NOISE_SEED = 0
+#: Normalised observations are clipped to ±this.
+NORM_CLIP = 10.0
+
+
+class RunningNorm(nn.Module):
+    """Per-feature running mean and variance of the observations seen in training (Welford's
+    update, one row at a time); ``forward`` standardises and clips to ±:data:`NORM_CLIP`, or
+    passes through when disabled. Buffers, so checkpoints and policies keep the statistics."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
+    def __init__(self, dim: int, enabled: bool) -> None:
+        super().__init__()
+        self.enabled = enabled
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+
+    @torch.no_grad()
+    def observe(self, row: np.ndarray) -> None:
+        if not self.enabled:
+            return
+        x = torch.as_tensor(row, dtype=torch.float64, device=self.mean.device)
+        self.count += 1
+        delta = x - self.mean
+        self.mean += delta / self.count
+        # running population variance: var_n = var_{n-1} + (δ·δ' − var_{n-1}) / n
+        self.var += (delta * (x - self.mean) - self.var) / self.count
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled or self.count < 2:
+            return x
+        std = torch.sqrt(self.var + 1e-8).float()
+        return ((x - self.mean.float()) / std).clamp(-NORM_CLIP, NORM_CLIP)
 
 
 @dataclass(frozen=True)
@@ -87,6 +123,8 @@ class DiffusionSACConfig(OffPolicyConfig):
     """start the chain from the previous decision's probabilities (LAD-TS's latent action)"""
     reward_scale: float = 1.0
     """rewards are multiplied by this before they enter replay (optkit's; 1: as given)"""
+    normalise_obs: bool = False
+    """standardise observations by running statistics of the training ones (optkit's)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -129,6 +167,7 @@ class DiffusionSAC(Agent):
         self.alpha_optimiser = torch.optim.Adam(
             self.temperature.parameters(), config.alpha_learning_rate
         )
+        self.norm = RunningNorm(self.obs_dim, config.normalise_obs).to(device)
         self.latent = self.rng.standard_normal(n).astype(np.float32)
         self._latent_used = self.latent
         if config.latent_start:
@@ -142,7 +181,7 @@ class DiffusionSAC(Agent):
     def policy(
         self, obs: torch.Tensor, start: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(probabilities, log-probabilities), each [batch, n]."""
+        """(probabilities, log-probabilities), each [batch, n], of normalised observations."""
         logits = self.config.logit_scale * self.actor(obs, start)
         return F.softmax(logits, dim=1), F.log_softmax(logits, dim=1)
 
@@ -160,12 +199,12 @@ class DiffusionSAC(Agent):
         else:
             with torch.no_grad():
                 if explore:
-                    p, _ = self.policy(self.obs_tensor(obs), start)
+                    p, _ = self.policy(self.norm(self.obs_tensor(obs)), start)
                     action = int(torch.multinomial(p[0], 1).item())
                 else:
                     with torch.random.fork_rng(devices=[]):
                         torch.manual_seed(GREEDY_NOISE_SEED)
-                        p, _ = self.policy(self.obs_tensor(obs), start)
+                        p, _ = self.policy(self.norm(self.obs_tensor(obs)), start)
                     action = int(p[0].argmax().item())
             probs = p[0].cpu().numpy().astype(np.float32)
         if self.config.latent_start:
@@ -176,6 +215,7 @@ class DiffusionSAC(Agent):
         self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, terminated: bool
     ) -> None:
         reward = reward * self.config.reward_scale
+        self.norm.observe(np.asarray(obs, np.float32).reshape(-1))
         if not self.config.latent_start:
             super().remember(obs, action, reward, next_obs, terminated)
             return
@@ -195,6 +235,7 @@ class DiffusionSAC(Agent):
         c = self.config
         obs, start = self._split(batch.obs)
         next_obs, next_start = self._split(batch.next_obs)
+        obs, next_obs = self.norm(obs), self.norm(next_obs)
         alpha = self.temperature().detach() if c.autotune else torch.tensor(c.alpha)
         with torch.no_grad():
             next_probs, next_log_probs = self.policy(next_obs, next_start)
@@ -243,6 +284,7 @@ class DiffusionSAC(Agent):
             "q1_target": self.q1_target,
             "q2_target": self.q2_target,
             "temperature": self.temperature,
+            "norm": self.norm,
         }
 
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
