@@ -200,7 +200,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    steps = 8_000 if args.quick else 40_000
+    steps = 20_000 if args.quick else 40_000
     held_out = 4 if args.quick else 8
     cart_steps, seeds = (15_000, [0]) if args.quick else (30_000, [0, 1, 2])
     sections = [f"# The papers' systems ({'quick' if args.quick else 'full'} mode)\n"]

@@ -1,10 +1,17 @@
 """Diffusion SAC for discrete actions (AGOD's D2SAC, Du et al. 2024; LAD-TS, Xu et al. 2024).
 
 The actor is the reverse chain of :class:`~optkit.drl.diffusion.DiffusionChain` conditioned on
-the state; its denoised vector x_0 ∈ R^n, times ``logit_scale``, is the logit vector of a
-categorical policy π(·|s) = softmax(x_0). Unlike the continuous actor, x_0 is not clamped to
-[−1, 1] at the end: clamped coordinates get no gradient and tie at the bound (measured on the
-31-subset scheduling env: 11 actions stuck at +1 with probability 1/11 each, the policy frozen). Training samples from π, the greedy policy takes the
+the state; its denoised vector x_0, standardised across the actions and times L
+(``logit_scale``), is the logit vector of a categorical policy:
+π(·|s) = softmax(L·(x_0 − mean x_0) / std x_0). The public code takes the softmax of x_0
+itself; two traps made optkit depart, both measured on the 31-subset scheduling env: the
+continuous actor's clamp to [−1, 1] gives clamped coordinates no gradient and ties them at the
+bound (11 actions stuck at +1, the policy frozen); unclamped, the chain's output is large and
+saturates the softmax (probability 1.0 on a 4-server subset while the critic ranked all 5
+servers best, no gradient left to move it), and a tanh bound saturates the same way. The
+standardised vector is scale-free, so its gradient never vanishes, and it still allows a
+near-deterministic policy (a one-hot shape over 31 actions gives the top action > 0.99 at
+L = 2). Training samples from π, the greedy policy takes the
 argmax. Twin critics Q_1, Q_2(s) → R^n with Polyak-averaged targets; expectations over π
 replace sampled actions (as in discrete SAC):
 
@@ -20,7 +27,7 @@ replace sampled actions (as in discrete SAC):
 Choices the public code makes and optkit follows: 5 denoising steps, the VP schedule, no
 clamping of x̂_0 inside the chain (AGOD's ``clip_denoised=False``), actor lr 1e-4, critic lr
 1e-3, τ = 0.005, γ = 0.95, widths 256 (AGOD; LAD-TS uses 20). The critics' target uses the
-current actor (LAD-TS), not a target actor (AGOD). ``logit_scale`` is optkit's (1: none).
+current actor (LAD-TS), not a target actor (AGOD).
 
 Latent action (``latent_start``, LAD-TS's variant): the chain starts from the previous
 decision's action probabilities instead of Gaussian noise (LAD-TS keeps one store per task
@@ -117,8 +124,8 @@ class DiffusionSACConfig(OffPolicyConfig):
     """the entropy term in the critic target (LAD-TS); false: AGOD's target"""
     denoising_steps: int = 5
     """steps of the reverse diffusion chain (AGOD, LAD-TS: 5)"""
-    logit_scale: float = 1.0
-    """the denoised vector times this is the policy's logits"""
+    logit_scale: float = 2.0
+    """L: the policy's logits are L times the standardised denoised vector (optkit's)"""
     latent_start: bool = False
     """start the chain from the previous decision's probabilities (LAD-TS's latent action)"""
     reward_scale: float = 1.0
@@ -182,7 +189,10 @@ class DiffusionSAC(Agent):
         self, obs: torch.Tensor, start: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(probabilities, log-probabilities), each [batch, n], of normalised observations."""
-        logits = self.config.logit_scale * self.actor(obs, start)
+        x = self.actor(obs, start)
+        if x.shape[1] > 1:
+            x = (x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1, keepdim=True) + 1e-6)
+        logits = self.config.logit_scale * x
         return F.softmax(logits, dim=1), F.log_softmax(logits, dim=1)
 
     def _split(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
