@@ -9,6 +9,7 @@ import click
 from optkit import __version__
 from optkit.cli.export import export
 from optkit.cli.files import evaluate_cmd, generate, info, validate
+from optkit.cli.gap import gap
 from optkit.cli.reference import reference
 from optkit.cli.solve import solve_cmd
 from optkit.cli.train import train
@@ -45,6 +46,7 @@ cli.add_command(solve_cmd, name="solve")
 cli.add_command(export)
 cli.add_command(reference)
 cli.add_command(train)
+cli.add_command(gap)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -135,7 +135,8 @@ def train(
     show_config: bool,
     quiet: bool,
 ) -> None:
-    """Train AGENT (dqn, ddqn, discrete-sac, ddpg, td3, sac) and write a run directory.
+    """Train AGENT (dqn, ddqn, discrete-sac, diffusion-sac, ddpg, td3, sac; scheduling systems:
+    ddrl-amsa, smcoedge, drlcoedge) and write a run directory.
 
     \b
     Envs: caching-frame (one step per frame: the cache; default for discrete agents),

@@ -88,8 +88,9 @@ class Denoiser(nn.Module):
 class DiffusionChain(nn.Module):
     """The reverse chain of a DDPM over actions (see the module docstring).
 
-    ``forward(obs, start=None)`` returns x_0 [batch, action_dim] in [−1, 1]; ``start`` replaces
-    the Gaussian x_T (the latent-action variant). Randomness comes from torch's generator, so
+    ``forward(obs, start=None)`` returns x_0 [batch, action_dim] in [−1, 1] (unbounded with
+    ``clamp_output=False``: diffusion SAC's logits); ``start`` replaces the Gaussian x_T (the
+    latent-action variant). Randomness comes from torch's generator, so
     the agents' seeding and checkpointed RNG states make it reproducible.
     """
 
@@ -102,9 +103,11 @@ class DiffusionChain(nn.Module):
         clip_denoised: bool = True,
         beta_min: float = BETA_MIN,
         beta_max: float = BETA_MAX,
+        clamp_output: bool = True,
     ) -> None:
         super().__init__()
         self.action_dim, self.steps, self.clip_denoised = action_dim, steps, clip_denoised
+        self.clamp_output = clamp_output
         self.denoiser = Denoiser(obs_dim, action_dim, hidden)
         betas = vp_betas(steps, beta_min, beta_max)
         alphas = 1.0 - betas
@@ -144,7 +147,7 @@ class DiffusionChain(nn.Module):
             x = coef_x0[i] * x0 + coef_xt[i] * x
             if i > 0:
                 x = x + noise_std[i] * torch.randn_like(x)
-        return x.clamp(-1.0, 1.0)
+        return x.clamp(-1.0, 1.0) if self.clamp_output else x
 
 
 class DiffusionActor(nn.Module):

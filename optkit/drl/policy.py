@@ -61,7 +61,12 @@ class TrainedPolicy:
                 f"{where} was trained on {self.family} instances; {instance.name} is a "
                 f"{instance.family} instance"
             )
-        env = make_optkit_env(self.env, source=fixed(instance))
+        try:
+            env = make_optkit_env(self.env, source=fixed(instance))
+        except MethodRefused:
+            raise
+        except OptkitError as exc:  # the env cannot play this instance (e.g. too few servers)
+            raise MethodRefused(f"{where}: {exc}") from None
         dims = dict(env.dims)
         if dims != self.dims:
             raise MethodRefused(

@@ -67,7 +67,7 @@ def new_run(c: Choices) -> RunSpec:
         return RunSpec(c.agent, config, spec, settings, None)
     family = _family(c, env_name)
     env_name = env_name or default_env(family, cls.discrete)
-    options = dict(c.env_options or {})
+    options = {**cls.env_options(config), **(c.env_options or {})}
     if env_name == "caching-frame" and "frame_action" not in options:
         options["frame_action"] = "index" if cls.discrete else "scores"
     options = check_options(env_name, options)

@@ -134,6 +134,13 @@ register(
     "online: K random servers, water-filling (random-k:K; default K = max_servers, else 3; seeded)",
     "heuristic",
 )
+register(
+    "scheduling",
+    "rand-coedge",
+    "optkit.solvers.scheduling.rand_coedge:rand_coedge",
+    "online: the local server plus one random server, water-filling (AMCoEdge's RandCoEdge; seeded)",
+    "heuristic",
+)
 
 # Trained DRL policies (optkit train); the variant is the training run directory.
 for _family in ("caching", "scheduling"):

@@ -34,6 +34,7 @@ FAST = {
         "target_network_frequency": 50,
     },
     "discrete-sac": {**DISCRETE, "q_learning_rate": 1e-3, "policy_learning_rate": 1e-3},
+    "diffusion-sac": {**DISCRETE, "actor_learning_rate": 1e-3},
     "ddpg": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
     "td3": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
     "sac": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
@@ -44,7 +45,7 @@ def run_spec(agent: str, steps: int, seed: int = 0, **settings: int) -> RunSpec:
     env = (
         DISCRETE_ID
         if make_config(agent).__class__.__name__
-        in {"DQNConfig", "DoubleDQNConfig", "DiscreteSACConfig"}
+        in {"DQNConfig", "DoubleDQNConfig", "DiscreteSACConfig", "DiffusionSACConfig"}
         else CONTINUOUS_ID
     )
     return RunSpec(
@@ -108,7 +109,7 @@ def test_same_seed_same_run(agent: str, tmp_path: Path) -> None:
     assert not all(torch.equal(runs[0][1][k], v) for k, v in weights(other).items())
 
 
-@pytest.mark.parametrize("agent", agent_names())
+@pytest.mark.parametrize("agent", [a for a in agent_names() if a in FAST])
 def test_resume_continues_the_same_run(agent: str, tmp_path: Path) -> None:
     """Stopped mid-episode at step 301 and resumed, a run ends exactly as the uninterrupted run:
     same evaluations, same networks, same optimiser state."""

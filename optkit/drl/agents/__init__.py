@@ -10,6 +10,10 @@ name               actions     module
 ``ddpg``           continuous  :mod:`optkit.drl.agents.ddpg`
 ``td3``            continuous  :mod:`optkit.drl.agents.td3`
 ``sac``            continuous  :mod:`optkit.drl.agents.sac`
+``diffusion-sac``  discrete    :mod:`optkit.drl.agents.diffusion_sac` (AGOD / LAD-TS)
+``ddrl-amsa``      discrete    :mod:`optkit.drl.agents.coedge` (diffusion SAC, subsets)
+``smcoedge``       discrete    :mod:`optkit.drl.agents.coedge` (top-k DQN, k servers)
+``drlcoedge``      discrete    :mod:`optkit.drl.agents.coedge` (DQN, one partner server)
 =================  ==========  ========================================================
 """
 
@@ -32,6 +36,11 @@ _AGENTS: dict[str, str] = {
     "ddpg": "optkit.drl.agents.ddpg:DDPG",
     "td3": "optkit.drl.agents.td3:TD3",
     "sac": "optkit.drl.agents.sac:SAC",
+    # diffusion SAC and the scheduling papers' systems (issue 7)
+    "diffusion-sac": "optkit.drl.agents.diffusion_sac:DiffusionSAC",
+    "ddrl-amsa": "optkit.drl.agents.coedge:DDRLAMSA",
+    "smcoedge": "optkit.drl.agents.coedge:SMCoEdge",
+    "drlcoedge": "optkit.drl.agents.coedge:DRLCoEdge",
 }
 
 

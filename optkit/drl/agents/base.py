@@ -104,6 +104,13 @@ class Agent(ABC):
         )
         self.updates = 0  # gradient steps taken
 
+    @classmethod
+    def env_options(cls, config: Any) -> dict[str, Any]:
+        """Env options this agent needs (e.g. a scheduling action interface); ``optkit train``
+        applies them under the user's own ``--env-set``."""
+        del config
+        return {}
+
     # ------------------------------------------------------------------ the agent's own part
 
     @abstractmethod

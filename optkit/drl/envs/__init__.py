@@ -6,7 +6,8 @@ name               one step per                  action
 ``caching-slot``   slot (short timescale)        Box [−1, 1]^(servers·3·users)
 ``caching-frame``  frame (long timescale)        Discrete 2^(servers·models) (``index``) or
                                                  Box [−1, 1]^(servers·models) (``scores``)
-``scheduling``     task                          Discrete (allowed server subsets)
+``scheduling``     task                          Discrete (allowed server subsets; or
+                                                 ``k-subset`` / ``partner``, see its doc)
 ``gym:ID``         Gymnasium's env ``ID``        (e.g. ``gym:CartPole-v1``, for checks)
 =================  ============================  =========================================
 
@@ -35,6 +36,7 @@ from optkit.drl.envs.caching import (
     slot_spaces,
 )
 from optkit.drl.envs.caching_core import SHARE_SCALE, CachingEpisode
+from optkit.drl.envs.scheduling import ACTIONS as SCHEDULING_ACTIONS
 from optkit.drl.envs.scheduling import SchedulingEnv
 from optkit.drl.envs.sources import (
     FixedSource,
@@ -63,7 +65,7 @@ ENVS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
             "share_scale": (SHARE_SCALE, float),
         },
     ),
-    "scheduling": ("scheduling", {}),
+    "scheduling": ("scheduling", {"action": ("subset", SCHEDULING_ACTIONS), "k": (3, int)}),
 }
 
 
@@ -156,7 +158,7 @@ def make_optkit_env(spec: EnvSpec, source: InstanceSource | None = None) -> Optk
         return CachingFrameEnv(
             source, options["frame_action"], options["allocation"], options["share_scale"]
         )
-    return SchedulingEnv(source)
+    return SchedulingEnv(source, options["action"], options["k"])
 
 
 __all__ = [

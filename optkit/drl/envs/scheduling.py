@@ -10,6 +10,17 @@ the evaluator's order of operations, task by task (the shared
 :class:`~optkit.solvers.scheduling.online.SchedulingState`), so each cost is the evaluator's to
 the bit.
 
+Two further action interfaces (env option ``action``) serve the papers' systems, each with
+the same water-filling and the same reward:
+
+- ``k-subset`` (option ``k``): ``Discrete(C(J, k))``, an index into
+  ``itertools.combinations(range(J), k)`` — exactly k servers (SMCoEdge's top-k DQN);
+- ``partner``: ``Discrete(J)``, the local server of the task's base station plus server j
+  (j = the local one: the local server alone) — DRLCoEdge's one collaborating server.
+
+An instance whose ``max_servers`` / ``exact_servers`` forbid the subsets an interface produces
+is refused with one line.
+
 Observation before task n (float32, 4·J + 1 values): ``[a_{n,j} processing + transfer time (s)
 per server, w_{n,j} wait (s) per server (queue, work queued earlier this slot, uplink backlog),
 Q_j / (f_j·Δ) queue in slots of work per server, one-hot of the task's base station,
@@ -18,6 +29,8 @@ slot / slots]``. Only the current task and the past are visible.
 
 from __future__ import annotations
 
+import itertools
+from math import comb
 from typing import Any
 
 import gymnasium as gym
@@ -39,11 +52,25 @@ def scheduling_dims(instance: SchedulingInstance) -> dict[str, int]:
     }
 
 
+def _show(dims: dict[str, int]) -> str:
+    return " and ".join(
+        f"{v} {'allowed ' if k == 'subsets' else ''}{k if v != 1 else k.rstrip('s')}"
+        for k, v in dims.items()
+    )
+
+
+#: The action interfaces (see the module doc).
+ACTIONS = ("subset", "k-subset", "partner")
+
+
 class SchedulingEnv(gym.Env[np.ndarray, Any]):
     """One step per task (see the module doc); ``options={"instance": inst}`` in ``reset``
     plays a given instance."""
 
-    def __init__(self, source: InstanceSource) -> None:
+    def __init__(self, source: InstanceSource, action: str = "subset", k: int = 3) -> None:
+        if action not in ACTIONS:
+            raise OptkitError(f"unknown scheduling action {action!r} (known: {', '.join(ACTIONS)})")
+        self.action_kind, self.k = action, k
         if source.family != "scheduling":
             raise OptkitError(
                 f"the scheduling environment needs scheduling instances, not {source.family}"
@@ -52,10 +79,18 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
         self.next_index = 0
         first = source.get(0)
         assert isinstance(first, SchedulingInstance)
-        self.dims = scheduling_dims(first)
+        self.dims = self._dims(first)
         J = self.dims["servers"]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4 * J + 1,), np.float32)
-        self.action_space = gym.spaces.Discrete(self.dims["subsets"])
+        if action == "k-subset":
+            if not 1 <= k <= J:
+                raise OptkitError(f"k-subset action: k = {k} must be in 1..{J} (servers)")
+            self._k_subsets = list(itertools.combinations(range(J), k))
+            self.action_space = gym.spaces.Discrete(comb(J, k))
+        elif action == "partner":
+            self.action_space = gym.spaces.Discrete(J)
+        else:
+            self.action_space = gym.spaces.Discrete(self.dims["subsets"])
         self._load(first)
 
     # ---------------------------------------------------------------- gymnasium API
@@ -74,12 +109,11 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
             raise OptkitError(
                 f"{instance.name}: the scheduling environment needs a scheduling instance"
             )
-        dims = scheduling_dims(instance)
+        dims = self._dims(instance)
         if dims != self.dims:
             raise OptkitError(
-                f"{instance.name}: {dims['servers']} servers and {dims['subsets']} allowed subsets, "
-                f"but this environment was built for {self.dims['servers']} servers and "
-                f"{self.dims['subsets']} subsets"
+                f"{instance.name}: {_show(dims)}, but this environment was built for "
+                f"{_show(self.dims)}"
             )
         if not instance.tasks:
             raise OptkitError(f"{instance.name}: no tasks, nothing to play")
@@ -88,7 +122,7 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         n, state = self.task, self.state
-        servers = self._subsets[int(action)]
+        servers = self._servers(int(action))
         process, wait = state.process_list(n), self._wait
         fractions, _ = fill([process[j] for j in servers], [wait[j] for j in servers])
         cost = state.cost(state.apply(n, servers, fractions))
@@ -99,9 +133,42 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
             self._advance()
         return self._observe(), -cost, done, False, {}
 
+    def _dims(self, instance: SchedulingInstance) -> dict[str, int]:
+        """What the networks depend on: the allowed subsets only under the ``subset`` action."""
+        dims = scheduling_dims(instance)
+        if self.action_kind != "subset":
+            del dims["subsets"]
+        return dims
+
+    def _servers(self, action: int) -> tuple[int, ...]:
+        """The server subset an action names under this env's interface."""
+        if self.action_kind == "k-subset":
+            return self._k_subsets[action]
+        if self.action_kind == "partner":
+            local = self._bs[self.task]
+            return (local,) if action == local else tuple(sorted((local, action)))
+        return self._subsets[action]
+
+    def _check_interface(self, instance: SchedulingInstance) -> None:
+        """One line when the instance forbids subsets this env's interface produces."""
+        sizes = instance.compiled.allowed_sizes()
+        needed = {"k-subset": [self.k], "partner": [1, 2]}.get(self.action_kind, [])
+        missing = [s for s in needed if s not in sizes]
+        if missing:
+            rule = (
+                f"exactly {instance.max_servers}"
+                if instance.exact_servers
+                else f"at most {instance.max_servers}"
+            )
+            raise OptkitError(
+                f"{instance.name}: the {self.action_kind} action needs tasks on "
+                f"{' and '.join(map(str, needed))} server(s), the instance allows {rule}"
+            )
+
     # ---------------------------------------------------------------- state
 
     def _load(self, instance: SchedulingInstance) -> None:
+        self._check_interface(instance)
         c = instance.compiled
         self.instance = instance
         self.state = SchedulingState(instance)
