@@ -177,3 +177,18 @@ def test_rand_coedge_is_local_plus_one_random_server() -> None:
     )
     refused = optkit.solve(exact3, "rand-coedge")
     assert refused.status.value == "error" and "2 servers" in refused.message
+
+
+def test_a_policy_refuses_an_instance_its_env_cannot_play(
+    tiny_set: Path, runs: dict[str, Path]
+) -> None:
+    """DRLCoEdge's partner action needs tasks on 1 and 2 servers: on an instance that demands
+    exactly 2, the policy method refuses that instance (one line), it does not abort the run."""
+    import dataclasses
+
+    inst = optkit.load_instance(sorted(tiny_set.glob("*.json"))[0])
+    exact2 = dataclasses.replace(inst, max_servers=2, exact_servers=True)
+    result = optkit.solve(exact2, f"policy:{runs['drlcoedge']}")
+    assert result.status is optkit.Status.ERROR
+    assert "partner action" in result.message and "\n" not in result.message
+    assert optkit.solve(inst, f"policy:{runs['drlcoedge']}").status is optkit.Status.FEASIBLE
