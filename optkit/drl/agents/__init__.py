@@ -10,6 +10,7 @@ name               actions     module
 ``ddpg``           continuous  :mod:`optkit.drl.agents.ddpg`
 ``td3``            continuous  :mod:`optkit.drl.agents.td3`
 ``sac``            continuous  :mod:`optkit.drl.agents.sac`
+``d3pg``           continuous  :mod:`optkit.drl.agents.d3pg` (DDPG, diffusion actor)
 =================  ==========  ========================================================
 """
 
@@ -32,6 +33,8 @@ _AGENTS: dict[str, str] = {
     "ddpg": "optkit.drl.agents.ddpg:DDPG",
     "td3": "optkit.drl.agents.td3:TD3",
     "sac": "optkit.drl.agents.sac:SAC",
+    # the papers' agents (issue 7), caching side
+    "d3pg": "optkit.drl.agents.d3pg:D3PG",
 }
 
 
