@@ -31,7 +31,6 @@ from rich.table import Table
 
 import optkit
 from optkit.drl.compose import COMPOSITIONS, CompositionTrainer, JointAgent, new_composition_run
-from optkit.drl.envs import CachingEpisode
 from optkit.drl.setup import EVAL_SEED, Choices
 from optkit.gaps import policy_gap
 from optkit.instances.caching import CachingInstance
@@ -108,7 +107,7 @@ def slot_gaps(
     assert joint.slot is not None
     gaps = []
     for instance, cache in zip(instances, caches, strict=True):
-        ep = CachingEpisode(instance, joint.comp.frame_action)
+        ep = joint.new_episode(instance)
         while not ep.done:
             ep.begin_frame(cache[ep.frame + 1])
             while not ep.frame_done:
@@ -127,10 +126,13 @@ def cache_array(instance: CachingInstance, solution: optkit.CachingSolution) -> 
     return cache
 
 
-def run(quick: bool = True, console: Console | None = None) -> str:
-    """Run the benchmark; returns its markdown (also written to bench/out/papers_caching.md)."""
+def run(quick: bool = True, console: Console | None = None, steps: int | None = None) -> str:
+    """Run the benchmark; returns its markdown (also written to bench/out/papers_caching.md).
+    ``steps`` overrides the mode's training slots per composition."""
     torch.set_num_threads(1)
     mode = QUICK if quick else FULL
+    if steps is not None:
+        mode = Mode(steps=steps, held_out=mode.held_out, seed=mode.seed)
     console = console or Console()
     OUT.mkdir(parents=True, exist_ok=True)
     instances: list[CachingInstance] = optkit.generate(  # type: ignore[assignment]
@@ -250,8 +252,9 @@ def run(quick: bool = True, console: Console | None = None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short training, 4 held-out instances")
+    parser.add_argument("--steps", type=int, help="training slots per composition (overrides)")
     args = parser.parse_args()
-    run(quick=args.quick)
+    run(quick=args.quick, steps=args.steps)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ from optkit.drl.common import choose_device, global_rng_state, seed_everything, 
 from optkit.drl.config import describe, to_dict
 from optkit.drl.envs import EnvSpec, frame_spaces, show_dims, slot_spaces, source_from_dict
 from optkit.drl.envs.caching import caching_dims, exact_allocation
-from optkit.drl.envs.caching_core import SHARE_SCALE, CachingEpisode
+from optkit.drl.envs.caching_core import CachingEpisode
 from optkit.drl.evaluation import BASELINE, EvalReport
 from optkit.drl.setup import Choices, new_run
 from optkit.drl.train import RECENT_EPISODES, Outcome, Progress, TrainSettings, plain
@@ -83,6 +83,13 @@ from optkit.instances.solution import CachingSolution
 ENV_NAME = "caching-two-timescale"
 #: Slot agent name standing for optkit's exact per-slot allocation.
 EXACT = "exact"
+#: Shares are softmax(share_scale · a) (:mod:`~optkit.drl.envs.caching_core`). The
+#: compositions use 1 (share ratios up to e² ≈ 7.4) rather than the env's 3 (up to e⁶ ≈ 403):
+#: random slot actions on t2drl small then lose −37 at the 1st percentile of a slot's utility
+#: instead of −264 (the optimum's mean is −2.5), which keeps the critics' regression targets
+#: from being dominated by a few starved requests. optkit's choice; ``--env-set share_scale=3``
+#: restores the env's.
+COMPOSITION_SHARE_SCALE = 1.0
 
 
 @dataclass(frozen=True)
@@ -250,10 +257,12 @@ class JointAgent:
         spaces: dict[str, dict[str, Any]],
         device: torch.device,
         seed: int,
+        share_scale: float = COMPOSITION_SHARE_SCALE,
     ) -> None:
         """``spaces``: ``{"frame"|"slot": {"observation"|"action": described space}}`` (as
-        :func:`joint_spaces` gives and checkpoints store)."""
+        :func:`joint_spaces` gives and checkpoints store); ``share_scale``: the episodes'."""
         self.comp, self.config, self.spaces = comp, config, spaces
+        self.share_scale = share_scale
         f_obs, f_act = (
             space_from_description(spaces["frame"][k]) for k in ("observation", "action")
         )
@@ -268,7 +277,7 @@ class JointAgent:
         self.frame_steps = self.slot_steps = 0
 
     def new_episode(self, instance: CachingInstance) -> CachingEpisode:
-        return CachingEpisode(instance, self.comp.frame_action, SHARE_SCALE)
+        return CachingEpisode(instance, self.comp.frame_action, self.share_scale)
 
     def play(self, ep: CachingEpisode, learn: bool) -> float:
         """Play ``ep`` to its end; ``learn``: explore, store transitions and learn on both
@@ -370,8 +379,17 @@ def new_composition_run(c: Choices) -> CompositionRun:
     if c.family not in (None, "caching"):
         raise OptkitError(f"{c.agent} is a caching composition, not a {c.family} agent")
     config = make_composition_config(c.agent, c.hyperparameters)
-    if c.env_options:
-        raise OptkitError(f"{c.agent} takes no env options (got {', '.join(c.env_options)})")
+    share_scale = COMPOSITION_SHARE_SCALE
+    for key, value in (c.env_options or {}).items():
+        if key != "share_scale":
+            raise OptkitError(f"{c.agent} takes one env option, share_scale (got {key!r})")
+        try:
+            share_scale = float(value)
+        except ValueError:
+            raise OptkitError(f"env option share_scale={value!r} is not a float") from None
+        if not share_scale > 0:
+            raise OptkitError(f"env option share_scale must be > 0, got {value!r}")
+    options = {"frame_action": comp.frame_action, "share_scale": share_scale}
     # the instance sources and their checks are the frame agent's run's
     frame_run = new_run(
         replace(
@@ -383,7 +401,7 @@ def new_composition_run(c: Choices) -> CompositionRun:
             env_options={"frame_action": comp.frame_action},
         )
     )
-    env = EnvSpec(ENV_NAME, frame_run.env.source, {"frame_action": comp.frame_action})
+    env = EnvSpec(ENV_NAME, frame_run.env.source, options)
     return CompositionRun(c.agent, config, env, frame_run.settings, frame_run.eval_source)
 
 
@@ -451,9 +469,10 @@ class CompositionTrainer:
         self.joint = JointAgent(
             self.comp,
             run.config,
-            joint_spaces(self.joint_episode(first)),
+            joint_spaces(CachingEpisode(first, self.comp.frame_action)),
             self.device,
             run.settings.seed,
+            _share_scale(run.env),
         )
         self.held_out: HeldOut | None = None
         self.references: dict[str, float] = {}
@@ -466,9 +485,6 @@ class CompositionTrainer:
         self.recent: deque[float] = deque(maxlen=RECENT_EPISODES)
         self.last_eval: EvalReport | None = None
         self.stop_requested = False
-
-    def joint_episode(self, instance: CachingInstance) -> CachingEpisode:
-        return CachingEpisode(instance, self.comp.frame_action, SHARE_SCALE)
 
     @property
     def step(self) -> int:
@@ -499,7 +515,7 @@ class CompositionTrainer:
         try:
             while self.step < total and not self.stop_requested:
                 before = self.step
-                ep = self.joint_episode(self._next_instance())
+                ep = self.joint.new_episode(self._next_instance())
                 self.recent.append(self.joint.play(ep, learn=True))
                 self.episodes += 1
                 done = self.step >= total
@@ -613,6 +629,10 @@ class CompositionTrainer:
         return trainer
 
 
+def _share_scale(env: EnvSpec) -> float:
+    return float(env.options.get("share_scale", COMPOSITION_SHARE_SCALE))
+
+
 def is_composition_file(data: dict[str, Any]) -> bool:
     return bool(data.get("composition"))
 
@@ -662,7 +682,14 @@ def load_trained_composition(path: Path, data: dict[str, Any]) -> TrainedComposi
     )
     dims = dict(data["dims"])
     with torch.random.fork_rng(devices=[]):  # building networks must not move the caller's RNG
-        joint = JointAgent(comp, config, data["spaces"], choose_device("auto"), seed=0)
+        joint = JointAgent(
+            comp,
+            config,
+            data["spaces"],
+            choose_device("auto"),
+            seed=0,
+            share_scale=_share_scale(EnvSpec.from_dict(data["env"])),
+        )
     joint.load_state_dict(data["agent_state"], acting_only=True)
     return TrainedComposition(path, name, joint, dims)
 
