@@ -113,7 +113,7 @@ _FRAME_DQN = {
     "batch_size": 64,
     "buffer_size": 20_000,
     "learning_starts": 200,
-    "exploration_steps": 3_000,
+    "exploration_steps": 1_500,
     "target_network_frequency": 100,
     "learning_rate": 5e-4,
 }
