@@ -421,7 +421,9 @@ class HeldOut:
             self.baselines.append(value)
 
     def __call__(self, joint: JointAgent, step: int, references: dict[str, float]) -> EvalReport:
-        objectives, gaps, regrets = [], [], []
+        objectives: list[float] = []
+        gaps: list[float | None] = []
+        regrets: list[float] = []
         with torch.random.fork_rng(devices=[]):
             for instance, base in zip(self.instances, self.baselines, strict=True):
                 ev = evaluate(instance, joint.solve(instance, "policy"))
@@ -431,7 +433,9 @@ class HeldOut:
                 gaps.append(policy_gap(ev.objective, base, "max"))
                 ref = references.get(instance.name)
                 if ref is not None:
-                    regrets.append(normalised_regret(ev.objective, ref, base, "max"))
+                    regret = normalised_regret(ev.objective, ref, base, "max")
+                    if regret is not None:
+                        regrets.append(regret)
         mean = float(np.mean(objectives))
         return EvalReport(
             step=step,
@@ -442,7 +446,7 @@ class HeldOut:
             gap_to_baseline=None
             if None in gaps
             else float(np.mean([g for g in gaps if g is not None])),
-            regret=None if not regrets or None in regrets else float(np.nanmean(regrets)),  # type: ignore[arg-type]
+            regret=float(np.mean(regrets)) if regrets else None,
             baseline=self.baseline,
         )
 

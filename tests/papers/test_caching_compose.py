@@ -19,8 +19,9 @@ from optkit.drl.compose import (
     CompositionTrainer,
     make_composition_config,
 )
-from optkit.drl.envs import CachingEpisode
+from optkit.drl.envs import CachingEpisode, EnvSpec, fixed, make_optkit_env
 from optkit.drl.envs.caching import exact_allocation, lfu_cache
+from optkit.drl.evaluation import rollout
 from optkit.drl.policy import load_policy
 from optkit.errors import OptkitError
 from optkit.gaps import policy_gap
@@ -171,6 +172,23 @@ def test_exact_allocation_rule_is_allocate_slot() -> None:
                 total += played
         objective = optkit.evaluate(instance, ep.solution("x")).objective
         assert objective == pytest.approx(total, rel=1e-9, abs=1e-9)
+
+
+def test_exact_allocation_is_an_env_rule_of_the_frame_env() -> None:
+    """``caching-frame`` with ``allocation=exact`` (DDQN on it is the hybrid): an episode's
+    return is the objective of its solution."""
+    instance = tiny_instances(1, seed=5)[0]
+    env = make_optkit_env(
+        EnvSpec("caching-frame", None, {"allocation": "exact"}), source=fixed(instance)
+    )
+    total, _ = rollout(env, _FirstAction(), options={"instance": instance})
+    objective = optkit.evaluate(instance, env.solution("x")).objective
+    assert objective == pytest.approx(total, rel=1e-9, abs=1e-9)
+
+
+class _FirstAction:
+    def act(self, obs: np.ndarray, step: int = 0, explore: bool = False) -> int:
+        return 1
 
 
 def test_no_policy_beats_the_proven_optimum(trained: dict[str, Path]) -> None:
