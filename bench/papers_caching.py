@@ -12,6 +12,10 @@ D3PG: 2 %).
     python bench/papers_caching.py --quick     # short training, 4 held-out instances
     python bench/papers_caching.py             # full: longer training, 10 held-out instances
 
+Each composition trains the same number of slots; the hybrid, whose slots cost no learning,
+also trains a longer run (``hybrid_steps``; ε decays over slots/10 frames, half the run on
+t2drl small: 5 slots a frame).
+
 Prints rich tables and writes ``bench/out/papers_caching.md``; ``run(quick)`` returns the
 markdown (``bench/papers.py`` embeds it). Training times are wall-clock on whatever machine runs
 it (torch on 1 thread); on a shared machine they are noisy.
@@ -55,11 +59,12 @@ HEURISTICS = [
 class Mode:
     steps: int  #: slots of training per composition
     held_out: int  #: held-out instances
+    hybrid_steps: int = 0  #: a longer hybrid run too (its slots cost no learning; 0: none)
     seed: int = 0
 
 
-QUICK = Mode(steps=3_000, held_out=4)
-FULL = Mode(steps=30_000, held_out=10)
+QUICK = Mode(steps=3_000, held_out=4, hybrid_steps=20_000)
+FULL = Mode(steps=30_000, held_out=10, hybrid_steps=100_000)
 
 
 @dataclass
@@ -72,22 +77,24 @@ class Row:
     train_s: float | None = None
 
 
-def train(name: str, mode: Mode, out: Path) -> tuple[JointAgent, float]:
-    """Train composition ``name`` for ``mode.steps`` slots; (its agent, wall seconds)."""
+def train(name: str, mode: Mode, out: Path, steps: int) -> tuple[JointAgent, float]:
+    """Train composition ``name`` for ``steps`` slots; (its agent, wall seconds)."""
+    hyper = {"frame.exploration_steps": str(steps // 10)} if steps != mode.steps else {}
     choices = Choices(
         agent=name,
-        steps=mode.steps,
+        steps=steps,
+        hyperparameters=hyper,
         seed=mode.seed,
         family="caching",
         preset=PRESET,
         size=SIZE,
         eval_count=4,
-        eval_every=mode.steps,  # one held-out evaluation, at the end
-        checkpoint_every=mode.steps,
+        eval_every=steps,  # one held-out evaluation, at the end
+        checkpoint_every=steps,
         device="cpu",
     )
     start = time.perf_counter()
-    trainer = CompositionTrainer(new_composition_run(choices), out / f"{name}-{mode.steps}")
+    trainer = CompositionTrainer(new_composition_run(choices), out / f"{name}-{steps}")
     trainer.run(handle_sigint=False)
     return trainer.joint, time.perf_counter() - start
 
@@ -149,11 +156,15 @@ def run(quick: bool = True, console: Console | None = None, steps: int | None = 
     rows: list[Row] = []
     joints: dict[str, JointAgent] = {}
     with torch.random.fork_rng(devices=[]):
-        for name in COMPOSITIONS:
-            console.print(f"training {name} for {mode.steps} slots …")
-            joint, seconds = train(name, mode, OUT / "runs")
-            joints[name] = joint
-            row = Row(name, [], [], [], [], seconds)
+        plan = [(name, mode.steps) for name in COMPOSITIONS]
+        if mode.hybrid_steps:  # ε over half its frames (see the module doc)
+            plan.append(("hybrid", mode.hybrid_steps))
+        for name, steps in plan:
+            console.print(f"training {name} for {steps} slots …")
+            joint, seconds = train(name, mode, OUT / "runs", steps)
+            label = name if steps == mode.steps else f"{name} ({steps} slots)"
+            joints[label] = joint
+            row = Row(label, [], [], [], [], seconds)
             for instance, optimum in zip(instances, optima, strict=True):
                 values = score(instance, joint.solve(instance, name), optimum)
                 for field, value in zip(
