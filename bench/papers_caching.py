@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +139,7 @@ def run(quick: bool = True, console: Console | None = None, steps: int | None = 
     torch.set_num_threads(1)
     mode = QUICK if quick else FULL
     if steps is not None:
-        mode = Mode(steps=steps, held_out=mode.held_out, seed=mode.seed)
+        mode = replace(mode, steps=steps)
     console = console or Console()
     OUT.mkdir(parents=True, exist_ok=True)
     instances: list[CachingInstance] = optkit.generate(  # type: ignore[assignment]
