@@ -13,6 +13,12 @@ from rich.table import Table
 
 from optkit.cli.common import err, num, out, percent
 from optkit.drl.agents import agent_class, agent_names, make_config
+from optkit.drl.compose import (
+    CompositionTrainer,
+    composition_names,
+    describe_composition,
+    new_composition_run,
+)
 from optkit.drl.config import describe, parse_assignments, read_toml
 from optkit.drl.evaluation import EvalReport
 from optkit.drl.setup import EVAL_SEED, Choices, check_resume, new_run, new_run_dir
@@ -135,8 +141,13 @@ def train(
     show_config: bool,
     quiet: bool,
 ) -> None:
-    """Train AGENT (dqn, ddqn, discrete-sac, diffusion-sac, ddpg, td3, sac; scheduling systems:
-    ddrl-amsa, smcoedge, drlcoedge) and write a run directory.
+    """Train AGENT (dqn, ddqn, discrete-sac, diffusion-sac, ddpg, td3, sac, d3pg; scheduling
+    systems: ddrl-amsa, smcoedge, drlcoedge) and write a run directory.
+
+    \b
+    AGENT may also be a caching composition: t2drl (DDQN caching + D3PG allocation),
+    t2drl-ddpg, edgeaigc-td3 (TD3 on both timescales), hybrid (DDQN caching + exact
+    allocation); --steps counts slots, hyperparameters are frame.KEY / slot.KEY.
 
     \b
     Envs: caching-frame (one step per frame: the cache; default for discrete agents),
@@ -151,7 +162,8 @@ def train(
       optkit train dqn --env gym:CartPole-v1 --steps 50000 --out runs/cartpole
       optkit train ddqn --steps 40000 --out runs/ddqn --resume
     """
-    cls = agent_class(agent)  # one line for an unknown agent
+    joint = agent in composition_names()
+    cls = None if joint else agent_class(agent)  # one line for an unknown agent
     hyper: dict[str, object] = {}
     env_options: dict[str, object] = {}
     if config_file is not None:
@@ -159,10 +171,12 @@ def train(
     hyper.update(parse_assignments(sets))
     env_options.update(parse_assignments(env_sets, "--env-set"))
     if show_config:
-        table = Table(title=f"{agent} hyperparameters ({cls.__module__})", title_justify="left")
+        where = "optkit.drl.compose" if cls is None else cls.__module__
+        table = Table(title=f"{agent} hyperparameters ({where})", title_justify="left")
         for col in ("name", "value", "meaning"):
             table.add_column(col)
-        for name, value, doc in describe(make_config(agent, hyper)):
+        rows = describe_composition(agent, hyper) if joint else describe(make_config(agent, hyper))
+        for name, value, doc in rows:
             table.add_row(name, escape(value), escape(doc))
         out.print(table)
         return
@@ -188,14 +202,18 @@ def train(
         checkpoint_every=checkpoint_every,
         device=device,
     )
+    trainer: Trainer | CompositionTrainer
     if resume:
         check_resume(out_dir, choices)
-        trainer = Trainer.resume(out_dir, steps)
+        trainer = (CompositionTrainer if joint else Trainer).resume(out_dir, steps)
     else:
         if steps is None:
             raise click.UsageError("--steps N is needed")
         new_run_dir(out_dir)
-        trainer = Trainer(new_run(choices), out_dir)
+        if joint:
+            trainer = CompositionTrainer(new_composition_run(choices), out_dir)
+        else:
+            trainer = Trainer(new_run(choices), out_dir)
     run = trainer.run_spec
     err.print(
         f"training {agent} on {run.env.name} · {trainer.device} · from step {trainer.step} "

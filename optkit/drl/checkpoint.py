@@ -54,6 +54,20 @@ def describe_space(space: gym.spaces.Space) -> dict[str, Any]:
     raise OptkitError(f"unsupported space {space}")
 
 
+def space_from_description(described: dict[str, Any]) -> gym.spaces.Space:
+    """The space :func:`describe_space` described (float32 boxes)."""
+    if described["type"] == "Discrete":
+        return gym.spaces.Discrete(described["n"])
+    shape = tuple(described["shape"])
+
+    def bound(values: list[float | None], fill: float) -> np.ndarray:
+        return np.array([fill if v is None else v for v in values], np.float32).reshape(shape)
+
+    return gym.spaces.Box(
+        bound(described["low"], -np.inf), bound(described["high"], np.inf), shape, np.float32
+    )
+
+
 def show_space(described: dict[str, Any]) -> str:
     """``Discrete(64)`` or ``Box(57,)`` from :func:`describe_space`."""
     if described["type"] == "Discrete":

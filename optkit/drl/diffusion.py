@@ -16,7 +16,9 @@ choices optkit follows where the papers are silent:
 - the denoiser: ``[x, embed(i), state] → hidden → hidden → n`` with Mish activations and a
   sinusoidal step embedding (16 → 32 → 16);
 - x̂_0 clamped to [−1, 1] during the chain (GDMOPT's ``clip_denoised``; AGOD's discrete actor
-  does not clamp — ``clip_denoised=False``).
+  does not clamp — ``clip_denoised=False``); ``smooth_bound=True`` bounds x̂_0 with tanh
+  instead (optkit's option: the last step's output is x̂_0, and a clamp gives it no gradient
+  past the bounds, so an actor trained through a critic can stick there).
 
 T = 5 denoising steps by default (AGOD and LAD-TS use 5, GDMOPT 6, the D3PG proxy paper 4).
 """
@@ -104,10 +106,13 @@ class DiffusionChain(nn.Module):
         beta_min: float = BETA_MIN,
         beta_max: float = BETA_MAX,
         clamp_output: bool = True,
+        smooth_bound: bool = False,
     ) -> None:
         super().__init__()
         self.action_dim, self.steps, self.clip_denoised = action_dim, steps, clip_denoised
         self.clamp_output = clamp_output
+        # tanh instead of the clamp of x̂_0: bounded too, but with a gradient past the bounds
+        self.smooth_bound = smooth_bound
         self.denoiser = Denoiser(obs_dim, action_dim, hidden)
         betas = vp_betas(steps, beta_min, beta_max)
         alphas = 1.0 - betas
@@ -142,7 +147,9 @@ class DiffusionChain(nn.Module):
             step = torch.full((batch,), i, device=obs.device, dtype=torch.long)
             eps = self.denoiser(x, step, obs)
             x0 = recip[i] * x - recipm1[i] * eps
-            if self.clip_denoised:
+            if self.smooth_bound:
+                x0 = torch.tanh(x0)
+            elif self.clip_denoised:
                 x0 = x0.clamp(-1.0, 1.0)
             x = coef_x0[i] * x0 + coef_xt[i] * x
             if i > 0:
@@ -155,10 +162,15 @@ class DiffusionActor(nn.Module):
     (``DDPG.make_actor``)."""
 
     def __init__(
-        self, obs_dim: int, action_dim: int, hidden: Sequence[int], steps: int = 5
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden: Sequence[int],
+        steps: int = 5,
+        smooth_bound: bool = False,
     ) -> None:
         super().__init__()
-        self.chain = DiffusionChain(obs_dim, action_dim, hidden, steps)
+        self.chain = DiffusionChain(obs_dim, action_dim, hidden, steps, smooth_bound=smooth_bound)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         action: torch.Tensor = self.chain(obs)

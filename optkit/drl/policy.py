@@ -5,7 +5,8 @@ dimensions the networks were built for. On each instance the same env is rebuilt
 instance and the greedy policy plays one episode; its decisions are the solution, scored by
 :func:`optkit.evaluate` like any other method's (status ``feasible``). An instance of other
 dimensions (servers, models, users; servers and subsets for scheduling) is refused with one
-line naming both.
+line naming both. A composition's run (``optkit train t2drl``, …: a frame agent and a slot
+agent, :mod:`optkit.drl.compose`) is loaded by that module and plays the same way.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 from optkit.drl.agents import Agent, make_agent, make_config
-from optkit.drl.checkpoint import POLICY, POLICY_FORMAT, check_spaces_match, load_file
+from optkit.drl.checkpoint import (
+    POLICY,
+    POLICY_FORMAT,
+    check_spaces_match,
+    load_file,
+    space_from_description,
+)
 from optkit.drl.common import choose_device
 from optkit.drl.envs import EnvSpec, fixed, make_optkit_env, show_dims
 from optkit.drl.evaluation import rollout
@@ -31,6 +36,9 @@ from optkit.instances.io import Instance
 from optkit.instances.solution import Solution
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, finish
+
+if TYPE_CHECKING:
+    from optkit.drl.compose import TrainedComposition
 
 
 @dataclass(frozen=True)
@@ -78,31 +86,22 @@ class TrainedPolicy:
         return solution
 
 
-def _space(described: dict[str, Any]) -> gym.spaces.Space:
-    if described["type"] == "Discrete":
-        return gym.spaces.Discrete(described["n"])
-    shape = tuple(described["shape"])
-
-    def bound(values: list[float | None], fill: float) -> np.ndarray:
-        return np.array([fill if v is None else v for v in values], np.float32).reshape(shape)
-
-    return gym.spaces.Box(
-        bound(described["low"], -np.inf), bound(described["high"], np.inf), shape, np.float32
-    )
-
-
 @lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> TrainedPolicy:
+def _load(path: str, mtime: float) -> TrainedPolicy | TrainedComposition:
     del mtime  # part of the cache key: a rewritten file is read again
     data = load_file(Path(path), POLICY_FORMAT)
+    if data.get("composition"):  # a frame agent and a slot agent (optkit.drl.compose)
+        from optkit.drl.compose import load_trained_composition
+
+        return load_trained_composition(Path(path).parent, data)
     name = data["agent"]
     # a policy acts only: no replay memory worth the name
     config = dataclasses.replace(make_config(name, data["config"]), buffer_size=1)
     with torch.random.fork_rng(devices=[]):  # building networks must not move the caller's RNG
         agent = make_agent(
             name,
-            _space(data["spaces"]["observation"]),
-            _space(data["spaces"]["action"]),
+            space_from_description(data["spaces"]["observation"]),
+            space_from_description(data["spaces"]["action"]),
             config,
             choose_device("auto"),
             seed=0,
@@ -120,8 +119,9 @@ def _load(path: str, mtime: float) -> TrainedPolicy:
     )
 
 
-def load_policy(run_dir: str | Path) -> TrainedPolicy:
-    """The policy of a training run directory (or of a ``policy.pt`` file)."""
+def load_policy(run_dir: str | Path) -> TrainedPolicy | TrainedComposition:
+    """The policy of a training run directory (or of a ``policy.pt`` file): one agent's, or a
+    composition's (:class:`~optkit.drl.compose.TrainedComposition`, same ``play``)."""
     p = Path(run_dir)
     path = p / POLICY if p.is_dir() else p
     if not path.exists():

@@ -38,6 +38,7 @@ FAST = {
     "ddpg": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
     "td3": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
     "sac": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
+    "d3pg": {"hidden": "64,64", "batch_size": 64, "learning_starts": 200, "buffer_size": 5000},
 }
 
 

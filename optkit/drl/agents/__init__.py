@@ -14,6 +14,7 @@ name               actions     module
 ``ddrl-amsa``      discrete    :mod:`optkit.drl.agents.coedge` (diffusion SAC, subsets)
 ``smcoedge``       discrete    :mod:`optkit.drl.agents.coedge` (top-k DQN, k servers)
 ``drlcoedge``      discrete    :mod:`optkit.drl.agents.coedge` (DQN, one partner server)
+``d3pg``           continuous  :mod:`optkit.drl.agents.d3pg` (DDPG, diffusion actor)
 =================  ==========  ========================================================
 """
 
@@ -41,6 +42,8 @@ _AGENTS: dict[str, str] = {
     "ddrl-amsa": "optkit.drl.agents.coedge:DDRLAMSA",
     "smcoedge": "optkit.drl.agents.coedge:SMCoEdge",
     "drlcoedge": "optkit.drl.agents.coedge:DRLCoEdge",
+    # the papers' agents (issue 7), caching side
+    "d3pg": "optkit.drl.agents.d3pg:D3PG",
 }
 
 

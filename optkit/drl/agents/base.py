@@ -36,7 +36,7 @@ class OffPolicyConfig:
     hidden: tuple[int, ...] = (256, 256)
     """widths of the hidden layers of every network"""
     gamma: float = 0.99
-    """discount factor"""
+    """discount factor (0: one-step targets, for decisions that do not affect later states)"""
     buffer_size: int = 100_000
     """replay buffer capacity (transitions)"""
     batch_size: int = 256
@@ -51,8 +51,8 @@ class OffPolicyConfig:
     """env steps over which every learning rate falls linearly to 0 (0: constant rates)"""
 
     def __post_init__(self) -> None:
-        if not 0 < self.gamma <= 1:
-            raise OptkitError(f"gamma must be in (0, 1], got {self.gamma}")
+        if not 0 <= self.gamma <= 1:
+            raise OptkitError(f"gamma must be in [0, 1], got {self.gamma}")
         for name in ("buffer_size", "batch_size", "train_frequency", "gradient_steps"):
             if getattr(self, name) < 1:
                 raise OptkitError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -8,7 +8,8 @@ are documented there).
   fit; ``keep``: the initial cache) or any callable ``policy(episode) -> cache``.
 - :class:`CachingFrameEnv` (``caching-frame``, long timescale): one step per frame; the action
   is the frame's cache; the frame's slots are played by a fixed *allocation rule* (``equal``,
-  see :func:`equal_allocation`) or any callable ``rule(episode) -> (server, share, steps)``.
+  see :func:`equal_allocation`; ``exact``, the per-slot optimum, :func:`exact_allocation`) or
+  any callable ``rule(episode) -> (server, share, steps)``.
 
 A step's reward is its part of the objective: the utilities of the slots it plays minus
 w_s · GB loaded by the frames it begins (the slot env adds the switch cost of a frame to the
@@ -76,8 +77,19 @@ def equal_allocation(episode: CachingEpisode) -> tuple[np.ndarray, np.ndarray, n
     return server, share, steps
 
 
+def exact_allocation(episode: CachingEpisode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """optkit's exact per-slot optimum given the frame's cache
+    (:func:`optkit.solvers.caching.allocation.allocate_slot`): with it, a frame's reward is the
+    best any allocation can do under that cache (the ``hybrid`` design)."""
+    # imported here: the solvers are not needed by the other rules
+    from optkit.solvers.caching.allocation import allocate_slot
+
+    best = allocate_slot(episode.c, episode.slot, episode.cache[episode.frame])
+    return best.server, best.bandwidth, best.steps
+
+
 CACHE_POLICIES: dict[str, CachePolicy] = {"lfu": lfu_cache, "keep": keep_cache}
-ALLOCATION_RULES: dict[str, AllocationRule] = {"equal": equal_allocation}
+ALLOCATION_RULES: dict[str, AllocationRule] = {"equal": equal_allocation, "exact": exact_allocation}
 
 
 def slot_spaces(episode: CachingEpisode) -> tuple[gym.spaces.Box, gym.spaces.Box]:
