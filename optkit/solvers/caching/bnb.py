@@ -257,6 +257,74 @@ class _Solver:
         path[t] = tuple(row)
         self.offer(path)
 
+    def set_switch(self, t: int, v: int, path: Path) -> np.ndarray:
+        """w_s · GB loaded into and out of each of server v's sets in frame t, its neighbours
+        in ``path`` (the initial cache before frame 0) kept."""
+        c = self.c
+        sets = self.sets[v]
+        before = c.initial_cache[v].astype(bool) if t == 0 else sets[path[t - 1][v]]
+        loaded = ((sets & ~before[None, :]) * c.size_gb).sum(axis=1)
+        if t + 1 < c.frames:
+            after = sets[path[t + 1][v]]
+            loaded = loaded + ((after[None, :] & ~sets) * c.size_gb).sum(axis=1)
+        return c.w_switch * loaded
+
+    def best_response(self, t: int, v: int) -> bool:
+        """Local search on the incumbent: server v's best set in frame t with everything else
+        kept. Each class's frame value is bounded by the node bound with only v free (one
+        evaluation at the root π for all classes), and the classes are valued exactly, best
+        bound first, until no bound beats the best found (``leaf_value`` stops a class as soon
+        as its exact slots fall short). Offers and returns whether the incumbent improved."""
+        assert self.best_path is not None
+        fr = self.frames[t]
+        tab = fr.tables
+        path = list(self.best_path)
+        classes = self.classes_of(t, path[t])
+        switch = self.set_switch(t, v, path)
+        # per class: its member set cheapest to switch to and from the neighbours
+        per_class = np.array([float(switch[m].min()) for m in tab.class_members[v]])
+        pick = [int(m[int(switch[m].argmin())]) for m in tab.class_members[v]]
+        fixed: list[int | None] = list(classes)
+        fixed[v] = None
+        bound = np.full(len(per_class), math.inf)
+        for fb, pi in zip(fr.bounds, fr.root_pi, strict=True):
+            node = evaluate(fb, pi, fixed, [Variant(0.0, None)])
+            row = node.rows[0][v]
+            bound = np.minimum(bound, node.totals[0] - float(row[node.chosen[v]]) + row)
+        best_score = self.frame_value(t, classes) - float(switch[path[t][v]])
+        best_k = -1
+        for k in np.argsort(-(bound - per_class)).tolist():
+            tol = 1e-9 * max(1.0, abs(best_score))
+            if bound[k] - per_class[k] <= best_score + tol:
+                break
+            trial = list(classes)
+            trial[v] = k
+            value = self.leaf_value(t, tuple(trial), fr.root_pi, best_score + per_class[k] + tol)
+            if value is not None and value - per_class[k] > best_score + tol:
+                best_score, best_k = value - per_class[k], k
+        if best_k < 0:
+            return False
+        moved = list(path[t])
+        moved[v] = pick[best_k]
+        path[t] = tuple(moved)
+        before = self.best_value
+        self.offer(path)
+        return self.best_value > before
+
+    def local_search(self) -> bool:
+        """Best responses (:meth:`best_response`) over every frame and server until none
+        improves the incumbent; returns whether it improved."""
+        improved = False
+        changed = True
+        while changed:
+            changed = False
+            for t in range(self.c.frames):
+                for v in range(self.c.n_servers):
+                    if self.best_response(t, v):
+                        changed = improved = True
+                        self.log()
+        return improved
+
     # --- bounds ----------------------------------------------------------------------------
 
     def tighten(
@@ -636,6 +704,11 @@ class _Solver:
             self.seed_incumbents()
             self.build_bounds()
             self.update_bound()
+            self.log(force=True)
+            if self.gap(self.global_bound) > self.target_gap and self.local_search():
+                # a better incumbent: better subgradient targets and bandwidth prices
+                self.build_bounds()
+                self.update_bound()
             self.log(force=True)
             # each frame's maximum, loosest root bound first
             assert self.best_path is not None
