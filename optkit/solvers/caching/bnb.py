@@ -73,6 +73,7 @@ NODE_STEPS = 3
 _CHUNK = 2_000_000
 
 Path = list[tuple[int, ...]]  # per frame, the set index of each server
+_Open = tuple[list[int | None], list[np.ndarray], float]  # (classes fixed, π, bound)
 
 
 class _Timeout(Exception):
@@ -163,6 +164,9 @@ class _Solver:
         self.console = Console(stderr=True, highlight=False) if options.verbose else None
         self.last_log = -math.inf
         self.frames: list[_Frame] = []
+        # the frame maximum search under way: (frame, its open nodes, [bound of the node
+        # being processed]); every joint class not yet valued lies under one of them
+        self.live: tuple[int, list[_Open], list[float]] | None = None
 
     # --- exact values ----------------------------------------------------------------------
 
@@ -314,15 +318,30 @@ class _Solver:
     def local_search(self) -> bool:
         """Best responses (:meth:`best_response`) over every frame and server until none
         improves the incumbent; returns whether it improved."""
+        c = self.c
         improved = False
         changed = True
+        # (t, v) → the part of the incumbent its best response depends on, when it last
+        # found nothing better: frame t's sets and server v's sets in frames t ± 1
+        settled: dict[tuple[int, int], tuple[object, ...]] = {}
         while changed:
             changed = False
-            for t in range(self.c.frames):
-                for v in range(self.c.n_servers):
+            for t in range(c.frames):
+                for v in range(c.n_servers):
+                    path = self.best_path
+                    assert path is not None
+                    key = (
+                        path[t],
+                        path[t - 1][v] if t > 0 else None,
+                        path[t + 1][v] if t + 1 < c.frames else None,
+                    )
+                    if settled.get((t, v)) == key:
+                        continue
                     if self.best_response(t, v):
                         changed = improved = True
                         self.log()
+                    else:
+                        settled[(t, v)] = key
         return improved
 
     # --- bounds ----------------------------------------------------------------------------
@@ -460,10 +479,21 @@ class _Solver:
         ]
         self.sep_bound = sep_bound
 
+    def live_upper(self) -> tuple[int, float] | None:
+        """The frame whose maximum search is under way and a bound of its maximum: its best
+        so far or an open node's bound (None when no such search runs)."""
+        if self.live is None:
+            return None
+        t, stack, current = self.live
+        open_max = max([current[0]] + [parent for _, _, parent in stack])
+        return t, min(self.frames[t].upper, max(self.frames[t].best, open_max))
+
     def update_bound(self) -> None:
-        self.global_bound = min(
-            self.global_bound, self.sep_bound, sum(fr.upper for fr in self.frames)
-        )
+        uppers = [fr.upper for fr in self.frames]
+        live = self.live_upper()
+        if live is not None:
+            uppers[live[0]] = live[1]
+        self.global_bound = min(self.global_bound, self.sep_bound, sum(uppers))
 
     def outside(self, t: int) -> list[tuple[float, list[np.ndarray]]]:
         """Two bounds of a path's value outside frame t given frame t's sets, each a constant
@@ -487,23 +517,27 @@ class _Solver:
         variants: list[Variant],
         threshold: Callable[[], float],
         leaf: Callable[[tuple[int, ...], list[np.ndarray], float], None],
+        live: bool = False,
     ) -> None:
         """Depth-first branch-and-bound over frame t's joint classes: ``leaf(classes, π per
         late multiplier, threshold)`` for every joint class whose node bounds (with
-        ``variants``) reach ``threshold()`` (read again at every node: it may rise)."""
+        ``variants``) reach ``threshold()`` (read again at every node: it may rise).
+        ``live``: meanwhile the open nodes bound frame t's maximum (:meth:`update_bound`)."""
         fr = self.frames[t]
         tab = fr.tables
         E = self.c.n_servers
         # the servers whose classes' root bounds spread most are fixed first
         spread = [float(r.max() - r.min()) if len(r) else 0.0 for r in fr.root_rows]
         order = sorted(range(E), key=lambda v: -spread[v])
-        stack: list[tuple[list[int | None], list[np.ndarray], float]] = [
-            ([None] * E, list(fr.root_pi), math.inf)
-        ]
+        stack: list[_Open] = [([None] * E, list(fr.root_pi), math.inf)]
+        current = [math.inf]
+        if live:
+            self.live = (t, stack, current)
         while stack:
             self.check_time()
             self.open_nodes = len(stack)
             fixed, pis, parent = stack.pop()
+            current[0] = parent  # until the next pop: its children are no better
             theta = threshold()
             theta -= 1e-9 * max(1.0, abs(theta))
             if parent < theta:
@@ -530,6 +564,7 @@ class _Solver:
                 nxt[v] = int(k)
                 stack.append((nxt, new_pis, float(child[k])))
         self.open_nodes = 0
+        self.live = None
 
     def leaf_value(
         self,
@@ -575,7 +610,7 @@ class _Solver:
                 fr.best = value
                 self.replace_frame(t, classes)
 
-        self.search(t, [Variant(0.0, None)], threshold, leaf)
+        self.search(t, [Variant(0.0, None)], threshold, leaf, live=True)
         fr.solved = True
         self.update_bound()
         self.log(force=True)
@@ -680,6 +715,8 @@ class _Solver:
 
     def log(self, force: bool = False) -> None:
         now = time.perf_counter() - self.start
+        if self.live is not None and (force or now - self.last_log >= 0.5):
+            self.update_bound()
         incumbent = self.best_value if math.isfinite(self.best_value) else None
         shown = self.global_bound if incumbent is None else max(self.global_bound, incumbent)
         self.history.append((now, incumbent, shown if math.isfinite(shown) else None))
