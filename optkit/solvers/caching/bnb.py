@@ -11,7 +11,9 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    penalty either dropped (λ = 0) or, when somebody is late in the incumbent, the bandwidth
    priced at the incumbent's ν; the least of the two), separable per server; a per-server
    dynamic program over the frames adds the switch costs exactly. Together they bound every
-   path through a frame's given sets.
+   path through a frame's given sets. Frames with more than :data:`HARD_JOINT_CLASSES` joint
+   classes (no search gets through them) also get :data:`DUAL_STEPS` diminishing subgradient
+   steps, close to the Lagrangian dual.
 2. **Each frame's maximum** U_t, by a depth-first branch-and-bound over the servers' cache
    *classes* of the frame (a class: the sets that agree on every model that can matter in that
    frame). Node bounds re-optimise π (warm-started from the parent); at a leaf the slots are
@@ -26,10 +28,13 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    costs gives the optimum, proven: the bound reported is its value. With ``gap`` the
    candidates' threshold is raised by the allowed gap and the bound says so.
 
-Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), each
+Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), a local
+search of best responses (one server's set in one frame, the rest kept, every class bounded at
+once by the node bound with that server free and valued exactly best bound first), each
 frame's best joint class, and frame-by-frame replacements in the incumbent path. Time limits
 are checked between nodes and between slot allocations: the best path so far and the proven
-bound come back with status ``time_limit``. ``--verbose`` prints ``Nodes | Open | Incumbent |
+bound come back with status ``time_limit`` (a frame whose maximum search was under way counts
+with the largest bound of its open nodes). ``--verbose`` prints ``Nodes | Open | Incumbent |
 Bound | Gap | Time``; ``Result.bound_history`` keeps (seconds, incumbent, bound).
 """
 
