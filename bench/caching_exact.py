@@ -43,7 +43,7 @@ from optkit.solvers.caching.bnb import solve as _bnb_import_check  # noqa: E402,
 
 OUT = Path(__file__).resolve().parent / "out"
 RUNS = OUT / "caching_exact_runs.jsonl"
-#: Medium set: t2drl (1 server-group, late weight 0) and edgeaigc (4 linked servers, late
+#: Medium set: t2drl (one server, late weight 2, 6 frames) and edgeaigc (4 linked servers, late
 #: weight 2, 4 frames), fixed seeds.
 N_MEDIUM = {"t2drl": 4, "edgeaigc": 3}
 
