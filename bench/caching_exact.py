@@ -11,8 +11,12 @@ SCIP needs ≥ 10 s.
     python bench/caching_exact.py --quick          # a few minutes
     python bench/caching_exact.py                  # small and medium sets, 300 s limit
     python bench/caching_exact.py --sets medium --no-extras --out medium.md
+    python bench/caching_exact.py --sets medium --no-extras --only scip   # one method now ...
+    python bench/caching_exact.py --sets medium --no-extras --reuse scip  # ... the table later
 
-Prints tables and writes ``bench/out/caching_exact.md``. Timings on a shared machine are noisy:
+Every run is also appended to ``bench/out/caching_exact_runs.jsonl``; ``--reuse M`` takes M's
+rows from there (same instance and time limit) instead of running it again, and ``--only M``
+runs just M (the table shows the other as missing). Prints tables and writes ``bench/out/caching_exact.md``. Timings on a shared machine are noisy:
 run it twice and compare.
 """
 
@@ -24,6 +28,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -37,17 +42,50 @@ from optkit.solvers.caching.allocation import allocate_slot  # noqa: E402
 from optkit.solvers.caching.bnb import solve as _bnb_import_check  # noqa: E402,F401
 
 OUT = Path(__file__).resolve().parent / "out"
+RUNS = OUT / "caching_exact_runs.jsonl"
+#: Medium set: t2drl (one server, late weight 2, 6 frames) and edgeaigc (4 linked servers, late
+#: weight 2, 4 frames), fixed seeds.
+N_MEDIUM = {"t2drl": 4, "edgeaigc": 3}
 
 
 def instance_sets(quick: bool) -> dict[str, list[CachingInstance]]:
     """Fixed sets: small (t2drl and edgeaigc, late weight 2, several servers for edgeaigc) and
     medium."""
-    n_small, n_medium = (2, 1) if quick else (5, 2)
+    n_small = 2 if quick else 5
     sets: dict[str, list[CachingInstance]] = {"small": [], "medium": []}
     for preset in ("t2drl", "edgeaigc"):
+        n_medium = 1 if quick else N_MEDIUM[preset]
         sets["small"] += optkit.generate("caching", preset, "small", seed=100, count=n_small)  # type: ignore[arg-type]
         sets["medium"] += optkit.generate("caching", preset, "medium", seed=100, count=n_medium)  # type: ignore[arg-type]
     return sets
+
+
+def stored(inst: CachingInstance, method: str, time_limit: float) -> dict | None:
+    """The last stored run of ``method`` on ``inst`` with this time limit, if any."""
+    found = None
+    if RUNS.exists():
+        for line in RUNS.read_text().splitlines():
+            row = json.loads(line)
+            if (row["instance"], row["method"], row["limit"]) == (inst.name, method, time_limit):
+                found = row
+    return found
+
+
+def run_or_reuse(
+    inst: CachingInstance, method: str, time_limit: float, repeats: int, only: set, reuse: set
+) -> dict | None:
+    """A run's figures: stored (``reuse``), fresh (appended to the runs file), or None when
+    ``only`` leaves the method out."""
+    if method in reuse:
+        return stored(inst, method, time_limit)
+    if only and method not in only:
+        return None
+    row = timed(inst, method, time_limit, repeats)
+    RUNS.parent.mkdir(parents=True, exist_ok=True)
+    with RUNS.open("a") as f:
+        record = {"instance": inst.name, "method": method, "limit": time_limit, **row}
+        f.write(json.dumps(record) + "\n")
+    return row
 
 
 def timed(inst: CachingInstance, method: str, time_limit: float, repeats: int) -> dict:
@@ -77,7 +115,16 @@ def fmt(x: float | None, digits: int = 10) -> str:
     return "-" if x is None else f"{x:.{digits}g}"
 
 
-def compare(sets: dict[str, list[CachingInstance]], limit: float, repeats: int) -> list[str]:
+MISSING: dict = {"status": "-", "objective": None, "bound": None, "nodes": "-", "time": math.nan}
+
+
+def compare(
+    sets: dict[str, list[CachingInstance]],
+    limit: float,
+    repeats: int,
+    only: set | None = None,
+    reuse: set | None = None,
+) -> list[str]:
     lines: list[str] = []
     for name, instances in sets.items():
         rows = []
@@ -86,8 +133,8 @@ def compare(sets: dict[str, list[CachingInstance]], limit: float, repeats: int) 
         print(f"\n{name} set")
         print(header)
         for inst in instances:
-            b = timed(inst, "bnb", limit, repeats)
-            s = timed(inst, "scip", limit, repeats)
+            b = run_or_reuse(inst, "bnb", limit, repeats, only or set(), reuse or set()) or MISSING
+            s = run_or_reuse(inst, "scip", limit, repeats, only or set(), reuse or set()) or MISSING
             both = b["status"] == s["status"] == "optimal"
             ratio = s["time"] / b["time"] if both else None
             agree = (
@@ -232,6 +279,10 @@ def main() -> None:
         "--no-extras", action="store_true", help="skip the relaxation and allocation figures"
     )
     parser.add_argument("--out", default="caching_exact.md", help="report name in bench/out/")
+    parser.add_argument("--only", default="", help="comma-separated methods to run (bnb, scip)")
+    parser.add_argument(
+        "--reuse", default="", help="comma-separated methods whose stored runs are reused"
+    )
     args = parser.parse_args()
     limit = args.limit or (60.0 if args.quick else 300.0)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -247,7 +298,9 @@ def main() -> None:
         f"limit {limit:g} s, median of {repeats})"
     ]
     for name, instances in sets.items():
-        lines += compare({name: instances}, limit, repeats)
+        only = {m.strip() for m in args.only.split(",") if m.strip()}
+        reuse = {m.strip() for m in args.reuse.split(",") if m.strip()}
+        lines += compare({name: instances}, limit, repeats, only, reuse)
         write(lines, path)
     if not args.no_extras:
         lines += relaxation_gaps(every["small"], limit)

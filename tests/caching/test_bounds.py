@@ -182,3 +182,72 @@ def _shares_dual(radio: list[float], slack: list[float], wd: float, wl: float, n
         float(priced_radio_value(a, s, np.array([0.0]), nu, wd, wl)[0])
         for a, s in zip(radio, slack, strict=True)
     )
+
+
+def test_dense_caches_packing_agrees_with_plain_search() -> None:
+    """edgeaigc medium with the clairvoyant caches (four linked servers, many models cached):
+    slots whose set packing needs more than a few thousand nodes, certified by packing now,
+    have the plain search's value."""
+    from optkit.solvers.caching.heuristics import popularity_oracle_policy
+
+    inst = optkit.generate("caching", "edgeaigc", "medium", seed=100)[0]
+    assert isinstance(inst, CachingInstance)
+    c = inst.compiled
+    cache = popularity_oracle_policy(inst, np.random.default_rng(0))
+    for g in (0, 23, 31):
+        frame_cache = cache[g // c.slots_per_frame]
+        alloc = allocate_slot(c, g, frame_cache)
+        plain = _plain_search(inst, g, frame_cache)
+        assert abs(alloc.value - plain) <= TOL * max(1.0, abs(plain))
+
+
+def _best_responses_hold(inst: CachingInstance) -> None:
+    """After bnb's local search no single (frame, server) set change improves the incumbent:
+    checked exhaustively, every set valued exactly with its switch costs."""
+    from optkit.solvers.caching.bnb import _Frame, _Solver
+    from optkit.solvers.caching.plan import switch_cost
+    from optkit.solvers.registry import SolveOptions
+
+    c = inst.compiled
+    solver = _Solver(inst, SolveOptions())
+    solver.frames = [_Frame(FrameTables(c, t, solver.sets)) for t in range(c.frames)]
+    solver.seed_incumbents()
+    solver.build_bounds()
+    before = solver.best_value
+    solver.local_search()
+    assert solver.best_value >= before
+    path = solver.best_path
+    assert path is not None
+    values = SlotValues(c)
+
+    def total(p: list[tuple[int, ...]]) -> float:
+        cache = np.stack(
+            [
+                np.stack([solver.sets[v][p[t][v]] for v in range(c.n_servers)])
+                for t in range(c.frames)
+            ]
+        )
+        return sum(values.frame(t, cache[t]) for t in range(c.frames)) - switch_cost(c, cache)
+
+    incumbent = total(path)
+    assert abs(incumbent - solver.best_value) <= TOL * max(1.0, abs(incumbent))
+    for t in range(c.frames):
+        for v in range(c.n_servers):
+            for i in range(len(solver.sets[v])):
+                trial = list(path)
+                row = list(trial[t])
+                row[v] = i
+                trial[t] = tuple(row)
+                assert total(trial) <= incumbent + TOL * max(1.0, abs(incumbent))
+
+
+@settings(max_examples=15)
+@given(tiny_instances)
+def test_local_search_ends_at_best_responses(inst: CachingInstance) -> None:
+    _best_responses_hold(inst)
+
+
+def test_local_search_ends_at_best_responses_on_three_linked_servers() -> None:
+    inst = optkit.generate("caching", "edgeaigc", "small", seed=7)[0]
+    assert isinstance(inst, CachingInstance)
+    _best_responses_hold(inst)

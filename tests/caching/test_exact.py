@@ -201,3 +201,49 @@ def test_highs_runs_after_another_highs_run_with_other_threads() -> None:
     linear = _linear(preset_instance("edgeaigc", 2))
     result = optkit.solve(linear, "highs", threads=1)
     assert result.status is optkit.Status.OPTIMAL, result.message
+
+
+def test_open_nodes_bound_a_frame_maximum_from_a_poor_incumbent() -> None:
+    """A frame's maximum search from the empty caches, stopped after every few nodes: the
+    bound from its open nodes never falls below the frame's true maximum."""
+    from optkit.solvers.caching import bnb
+    from optkit.solvers.caching.lagrange import FrameTables
+    from optkit.solvers.registry import SolveOptions
+
+    inst = optkit.generate("caching", "edgeaigc", "small", seed=7)[0]
+    assert isinstance(inst, CachingInstance)
+    c = inst.compiled
+
+    class Stopping(bnb._Solver):
+        budget: int | None = None
+
+        def check_time(self) -> None:
+            if self.budget is not None:
+                self.budget -= 1
+                if self.budget < 0:
+                    raise bnb._Timeout
+
+    solver = Stopping(inst, SolveOptions())
+    solver.frames = [bnb._Frame(FrameTables(c, t, solver.sets)) for t in range(c.frames)]
+    empty = [(0,) * c.n_servers] * c.frames
+    solver.offer(empty)
+    solver.build_bounds()
+    fr = solver.frames[0]
+    solver.solve_frame_max(0)
+    maximum = fr.best
+    stopped = 0
+    for stop in range(1, 400, 7):
+        solver.best_path, solver.best_value = None, -math.inf
+        solver.offer(empty)
+        fr.solved, fr.best = False, -math.inf
+        solver.budget = stop
+        try:
+            solver.solve_frame_max(0)
+        except bnb._Timeout:
+            live = solver.live_upper()
+            assert live is not None and live[0] == 0
+            _above(live[1], maximum)
+            stopped += 1
+            solver.live = None
+        solver.budget = None
+    assert stopped >= 5

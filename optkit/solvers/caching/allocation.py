@@ -572,9 +572,11 @@ _Rows = list[tuple[float, int, tuple[tuple[int, int], ...]]]
 
 #: Set packing is used while every server has at most this many sets Q to list (a server that
 #: may serve many requests at once, as t2drl's large preset, keeps the greedy-bound search)
-#: and its search needs at most this many nodes.
-MAX_PACKING_SETS = 2_000
-MAX_PACKING_NODES = 5_000
+#: and its search needs at most this many nodes. (edgeaigc medium with dense caches: four
+#: linked servers, up to 13 requests a slot, needs up to ~10^5 packing nodes; below that the
+#: search fell back to the greedy-route bounds and took 10^4 nodes and seconds per slot.)
+MAX_PACKING_SETS = 20_000
+MAX_PACKING_NODES = 200_000
 
 
 class _TooLarge(Exception):

@@ -11,7 +11,9 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    penalty either dropped (λ = 0) or, when somebody is late in the incumbent, the bandwidth
    priced at the incumbent's ν; the least of the two), separable per server; a per-server
    dynamic program over the frames adds the switch costs exactly. Together they bound every
-   path through a frame's given sets.
+   path through a frame's given sets. Frames with more than :data:`HARD_JOINT_CLASSES` joint
+   classes (no search gets through them) also get :data:`DUAL_STEPS` diminishing subgradient
+   steps, close to the Lagrangian dual.
 2. **Each frame's maximum** U_t, by a depth-first branch-and-bound over the servers' cache
    *classes* of the frame (a class: the sets that agree on every model that can matter in that
    frame). Node bounds re-optimise π (warm-started from the parent); at a leaf the slots are
@@ -26,10 +28,13 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    costs gives the optimum, proven: the bound reported is its value. With ``gap`` the
    candidates' threshold is raised by the allowed gap and the bound says so.
 
-Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), each
+Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), a local
+search of best responses (one server's set in one frame, the rest kept, every class bounded at
+once by the node bound with that server free and valued exactly best bound first), each
 frame's best joint class, and frame-by-frame replacements in the incumbent path. Time limits
 are checked between nodes and between slot allocations: the best path so far and the proven
-bound come back with status ``time_limit``. ``--verbose`` prints ``Nodes | Open | Incumbent |
+bound come back with status ``time_limit`` (a frame whose maximum search was under way counts
+with the largest bound of its open nodes). ``--verbose`` prints ``Nodes | Open | Incumbent |
 Bound | Gap | Time``; ``Result.bound_history`` keeps (seconds, incumbent, bound).
 """
 
@@ -68,11 +73,19 @@ MAX_SETS = 5_000
 #: Subgradient steps on π at each frame's root and at each node of the frame searches (a
 #: node mostly inherits its parent's π; a few steps pay off, many do not).
 ROOT_STEPS = 80
+#: Frames with more joint classes than this cannot be searched through: their root bound is
+#: what the search reports, so π gets DUAL_STEPS more subgradient steps of length
+#: DUAL_STEP/√k (Polyak steps stall early there; edgeaigc medium: the frames' sum of root
+#: bounds −355.6 → about −364, at 2–3 s per frame).
+HARD_JOINT_CLASSES = 10**7
+DUAL_STEPS = 3000
+DUAL_STEP = 1.0
 NODE_STEPS = 3
 #: Entries of one block of the dynamic programs (memory bound).
 _CHUNK = 2_000_000
 
 Path = list[tuple[int, ...]]  # per frame, the set index of each server
+_Open = tuple[list[int | None], list[np.ndarray], float]  # (classes fixed, π, bound)
 
 
 class _Timeout(Exception):
@@ -163,6 +176,9 @@ class _Solver:
         self.console = Console(stderr=True, highlight=False) if options.verbose else None
         self.last_log = -math.inf
         self.frames: list[_Frame] = []
+        # the frame maximum search under way: (frame, its open nodes, [bound of the node
+        # being processed]); every joint class not yet valued lies under one of them
+        self.live: tuple[int, list[_Open], list[float]] | None = None
 
     # --- exact values ----------------------------------------------------------------------
 
@@ -257,6 +273,89 @@ class _Solver:
         path[t] = tuple(row)
         self.offer(path)
 
+    def set_switch(self, t: int, v: int, path: Path) -> np.ndarray:
+        """w_s · GB loaded into and out of each of server v's sets in frame t, its neighbours
+        in ``path`` (the initial cache before frame 0) kept."""
+        c = self.c
+        sets = self.sets[v]
+        before = c.initial_cache[v].astype(bool) if t == 0 else sets[path[t - 1][v]]
+        loaded = ((sets & ~before[None, :]) * c.size_gb).sum(axis=1)
+        if t + 1 < c.frames:
+            after = sets[path[t + 1][v]]
+            loaded = loaded + ((after[None, :] & ~sets) * c.size_gb).sum(axis=1)
+        return c.w_switch * loaded
+
+    def best_response(self, t: int, v: int) -> bool:
+        """Local search on the incumbent: server v's best set in frame t with everything else
+        kept. Each class's frame value is bounded by the node bound with only v free (one
+        evaluation at the root π for all classes), and the classes are valued exactly, best
+        bound first, until no bound beats the best found (``leaf_value`` stops a class as soon
+        as its exact slots fall short). Offers and returns whether the incumbent improved."""
+        assert self.best_path is not None
+        fr = self.frames[t]
+        tab = fr.tables
+        path = list(self.best_path)
+        classes = self.classes_of(t, path[t])
+        switch = self.set_switch(t, v, path)
+        # per class: its member set cheapest to switch to and from the neighbours
+        per_class = np.array([float(switch[m].min()) for m in tab.class_members[v]])
+        pick = [int(m[int(switch[m].argmin())]) for m in tab.class_members[v]]
+        fixed: list[int | None] = list(classes)
+        fixed[v] = None
+        bound = np.full(len(per_class), math.inf)
+        for fb, pi in zip(fr.bounds, fr.root_pi, strict=True):
+            node = evaluate(fb, pi, fixed, [Variant(0.0, None)])
+            row = node.rows[0][v]
+            bound = np.minimum(bound, node.totals[0] - float(row[node.chosen[v]]) + row)
+        best_score = self.frame_value(t, classes) - float(switch[path[t][v]])
+        best_k = -1
+        for k in np.argsort(-(bound - per_class)).tolist():
+            tol = 1e-9 * max(1.0, abs(best_score))
+            if bound[k] - per_class[k] <= best_score + tol:
+                break
+            trial = list(classes)
+            trial[v] = k
+            value = self.leaf_value(t, tuple(trial), fr.root_pi, best_score + per_class[k] + tol)
+            if value is not None and value - per_class[k] > best_score + tol:
+                best_score, best_k = value - per_class[k], k
+        if best_k < 0:
+            return False
+        moved = list(path[t])
+        moved[v] = pick[best_k]
+        path[t] = tuple(moved)
+        before = self.best_value
+        self.offer(path)
+        return self.best_value > before
+
+    def local_search(self) -> bool:
+        """Best responses (:meth:`best_response`) over every frame and server until none
+        improves the incumbent; returns whether it improved."""
+        c = self.c
+        improved = False
+        changed = True
+        # (t, v) → the part of the incumbent its best response depends on, when it last
+        # found nothing better: frame t's sets and server v's sets in frames t ± 1
+        settled: dict[tuple[int, int], tuple[object, ...]] = {}
+        while changed:
+            changed = False
+            for t in range(c.frames):
+                for v in range(c.n_servers):
+                    path = self.best_path
+                    assert path is not None
+                    key = (
+                        path[t],
+                        path[t - 1][v] if t > 0 else None,
+                        path[t + 1][v] if t + 1 < c.frames else None,
+                    )
+                    if settled.get((t, v)) == key:
+                        continue
+                    if self.best_response(t, v):
+                        changed = improved = True
+                        self.log()
+                    else:
+                        settled[(t, v)] = key
+        return improved
+
     # --- bounds ----------------------------------------------------------------------------
 
     def tighten(
@@ -298,6 +397,24 @@ class _Solver:
                     current, node = best_pi, best
                     if alpha < 1e-3:
                         break
+        return best, best_pi
+
+    def dual_ascent(
+        self, bound: FrameBound, node: NodeBound, pi: np.ndarray
+    ) -> tuple[NodeBound, np.ndarray]:
+        """More subgradient steps on a frame's root π, of length DUAL_STEP/√k (diminishing:
+        they converge to the Lagrangian dual where Polyak steps towards the incumbent stall).
+        Returns the best bound seen and its π."""
+        free: list[int | None] = [None] * self.c.n_servers
+        best, best_pi = node, pi
+        current = pi
+        for k in range(DUAL_STEPS):
+            if k % 50 == 0:
+                self.check_time()
+            current = np.maximum(current - DUAL_STEP / math.sqrt(k + 1) * node.grad, 0.0)
+            node = evaluate(bound, current, free, [Variant(0.0, None)])
+            if node.value < best.value:
+                best, best_pi = node, current
         return best, best_pi
 
     def node_bound(
@@ -356,6 +473,8 @@ class _Solver:
                 node, fr.root_pi[i] = self.tighten(
                     bound, free, frame_only, fr.root_pi[i], target, ROOT_STEPS
                 )
+                if math.prod(len(r) for r in fr.tables.class_rep) > HARD_JOINT_CLASSES:
+                    node, fr.root_pi[i] = self.dual_ascent(bound, node, fr.root_pi[i])
                 if best_node is None or node.value < best_node.value:
                     best_i, best_node = i, node
             assert best_node is not None
@@ -392,10 +511,21 @@ class _Solver:
         ]
         self.sep_bound = sep_bound
 
+    def live_upper(self) -> tuple[int, float] | None:
+        """The frame whose maximum search is under way and a bound of its maximum: its best
+        so far or an open node's bound (None when no such search runs)."""
+        if self.live is None:
+            return None
+        t, stack, current = self.live
+        open_max = max([current[0]] + [parent for _, _, parent in stack])
+        return t, min(self.frames[t].upper, max(self.frames[t].best, open_max))
+
     def update_bound(self) -> None:
-        self.global_bound = min(
-            self.global_bound, self.sep_bound, sum(fr.upper for fr in self.frames)
-        )
+        uppers = [fr.upper for fr in self.frames]
+        live = self.live_upper()
+        if live is not None:
+            uppers[live[0]] = live[1]
+        self.global_bound = min(self.global_bound, self.sep_bound, sum(uppers))
 
     def outside(self, t: int) -> list[tuple[float, list[np.ndarray]]]:
         """Two bounds of a path's value outside frame t given frame t's sets, each a constant
@@ -419,23 +549,27 @@ class _Solver:
         variants: list[Variant],
         threshold: Callable[[], float],
         leaf: Callable[[tuple[int, ...], list[np.ndarray], float], None],
+        live: bool = False,
     ) -> None:
         """Depth-first branch-and-bound over frame t's joint classes: ``leaf(classes, π per
         late multiplier, threshold)`` for every joint class whose node bounds (with
-        ``variants``) reach ``threshold()`` (read again at every node: it may rise)."""
+        ``variants``) reach ``threshold()`` (read again at every node: it may rise).
+        ``live``: meanwhile the open nodes bound frame t's maximum (:meth:`update_bound`)."""
         fr = self.frames[t]
         tab = fr.tables
         E = self.c.n_servers
         # the servers whose classes' root bounds spread most are fixed first
         spread = [float(r.max() - r.min()) if len(r) else 0.0 for r in fr.root_rows]
         order = sorted(range(E), key=lambda v: -spread[v])
-        stack: list[tuple[list[int | None], list[np.ndarray], float]] = [
-            ([None] * E, list(fr.root_pi), math.inf)
-        ]
+        stack: list[_Open] = [([None] * E, list(fr.root_pi), math.inf)]
+        current = [math.inf]
+        if live:
+            self.live = (t, stack, current)
         while stack:
             self.check_time()
             self.open_nodes = len(stack)
             fixed, pis, parent = stack.pop()
+            current[0] = parent  # until the next pop: its children are no better
             theta = threshold()
             theta -= 1e-9 * max(1.0, abs(theta))
             if parent < theta:
@@ -462,6 +596,7 @@ class _Solver:
                 nxt[v] = int(k)
                 stack.append((nxt, new_pis, float(child[k])))
         self.open_nodes = 0
+        self.live = None
 
     def leaf_value(
         self,
@@ -507,7 +642,7 @@ class _Solver:
                 fr.best = value
                 self.replace_frame(t, classes)
 
-        self.search(t, [Variant(0.0, None)], threshold, leaf)
+        self.search(t, [Variant(0.0, None)], threshold, leaf, live=True)
         fr.solved = True
         self.update_bound()
         self.log(force=True)
@@ -612,6 +747,8 @@ class _Solver:
 
     def log(self, force: bool = False) -> None:
         now = time.perf_counter() - self.start
+        if self.live is not None and (force or now - self.last_log >= 0.5):
+            self.update_bound()
         incumbent = self.best_value if math.isfinite(self.best_value) else None
         shown = self.global_bound if incumbent is None else max(self.global_bound, incumbent)
         self.history.append((now, incumbent, shown if math.isfinite(shown) else None))
@@ -636,6 +773,11 @@ class _Solver:
             self.seed_incumbents()
             self.build_bounds()
             self.update_bound()
+            self.log(force=True)
+            if self.gap(self.global_bound) > self.target_gap and self.local_search():
+                # a better incumbent: better subgradient targets and bandwidth prices
+                self.build_bounds()
+                self.update_bound()
             self.log(force=True)
             # each frame's maximum, loosest root bound first
             assert self.best_path is not None
