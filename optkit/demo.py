@@ -35,10 +35,14 @@ STEPS: list[tuple[str, str]] = [
     ("Keep the proven optima as reference files (MIPLIB .solu)",
      f"reference {OUT}/caching-results.jsonl --out {OUT}/caching/caching.solu"),
     ("", f"reference {OUT}/scheduling-results.jsonl --out {OUT}/scheduling/scheduling.solu"),
-    ("Train a small DRL caching agent (Double DQN, one step per frame) and run it as a method",
-     f"train ddqn --family caching --preset t2drl --size small --steps 600 --eval-count 2 "
-     f"--seed 1 --out {OUT}/runs/ddqn --quiet"),
-    ("", f"solve {OUT}/caching -m policy:{OUT}/runs/ddqn --out {OUT}/caching-results.jsonl"),
+    ("Train a small DRL caching agent (the hybrid: Double DQN caching per frame, optkit's exact "
+     "allocation per slot) and run it as a method",
+     f"train hybrid --family caching --preset t2drl --size small --steps 3000 --eval-count 2 "
+     f"--seed 1 --out {OUT}/runs/hybrid --quiet"),
+    ("", f"solve {OUT}/caching -m policy:{OUT}/runs/hybrid --out {OUT}/caching-results.jsonl"),
+    ("Measure every policy by its optimality gap against the proven optima",
+     f"gap policy:{OUT}/runs/hybrid lfu lru no-cache --instances {OUT}/caching"),
+    ("", f"gap greedy-opt fastest-k rand-coedge local --instances {OUT}/scheduling"),
 ]  # fmt: skip
 
 

@@ -48,6 +48,8 @@ def num(value: float | None, digits: int = 6) -> str:
 def seconds(value: float | None) -> str:
     if value is None:
         return "-"
+    if value < 1e-3:
+        return f"{value * 1e6:.1f} µs"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 

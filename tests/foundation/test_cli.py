@@ -264,3 +264,9 @@ def test_solve_resume_skips_recorded_runs(
     ]
     code, _, err = run(["solve", str(first), "-m", "no-cache", "--resume"], capsys)
     assert code == 2 and "--resume needs --out" in err
+
+
+def test_durations_keep_their_digits_from_microseconds_to_seconds() -> None:
+    from optkit.cli.common import seconds
+
+    assert [seconds(v) for v in (None, 2e-5, 0.0123, 2.5)] == ["-", "20.0 µs", "12.3 ms", "2.50 s"]
