@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import optkit
-from optkit.cli.main import main
 from optkit.drl.checkpoint import CHECKPOINT, POLICY, RUN
 from optkit.solvers import read_results
+from tests.cli_helpers import cli
 
 TINY = [
     "--set",
@@ -28,16 +28,6 @@ TINY = [
     "--set",
     "hidden=16",
 ]
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def train(capsys, out: Path, *args: str) -> tuple[int, str, str]:

@@ -26,6 +26,7 @@ from optkit.drl.policy import load_policy
 from optkit.errors import OptkitError
 from optkit.gaps import policy_gap
 from optkit.solvers.caching.allocation import allocate_slot
+from tests.cli_helpers import cli
 
 # tiny networks and an early start: the smoke runs exercise learning on both timescales
 TINY = {
@@ -45,16 +46,6 @@ def tiny_sets(name: str) -> list[str]:
             continue
         out += ["--set", f"{key}={value}"]
     return out
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def tiny_instances(count: int = 3, seed: int = 7) -> list[optkit.CachingInstance]:

@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 
 import optkit
-from optkit.cli.main import main
 from optkit.instances.solu import Reference, write_solu
 from optkit.solvers import append_results
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli_helpers import cli
 
 
 @pytest.fixture

@@ -18,22 +18,13 @@ from optkit.drl.envs import EnvSpec, fixed, make_optkit_env
 from optkit.gaps import policy_gap
 from optkit.instances.solu import Reference, write_solu
 from optkit.solvers import read_results
+from tests.cli_helpers import cli
 from tests.scheduling.sched_helpers import make_instance
 
 TINY = ["--set", "learning_starts=20", "--set", "batch_size=8", "--set", "buffer_size=500"]
 #: agent → extra options (SMCoEdge's k = 3 does not fit the 2-server tiny preset)
 AGENTS = {"ddrl-amsa": ["--set", "hidden=16"], "smcoedge": ["--set", "k=2"], "drlcoedge": []}
 ONLINE = ["greedy-opt", "rand-coedge", "random-k", "fastest-k", "local"]
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
