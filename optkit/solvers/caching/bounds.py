@@ -8,7 +8,7 @@ import numpy as np
 
 from optkit.errors import MethodRefused
 from optkit.instances.compiled import CompiledCaching
-from optkit.solvers.caching.allocation import SlotAllocation, slot_data
+from optkit.solvers.caching.allocation import SlotAllocation, SlotData, slot_data
 from optkit.solvers.caching.shares import bandwidth_price, group_shares
 
 #: bnb refuses instances with more cache sets than this at one server.
@@ -44,6 +44,21 @@ def server_sets(c: CompiledCaching, e: int) -> np.ndarray:
     return out
 
 
+def _deadline_slack(data: SlotData, alloc: SlotAllocation) -> list[float]:
+    """Per request of the slot, its deadline less its non-radio delay (generation at the
+    chosen server and steps, or the cloud's delay): the time left for the radio transfer."""
+    slack = []
+    for i, q in enumerate(data.requests):
+        v = int(alloc.server[i])
+        if v < 0:
+            kappa = q.cloud_delay_s
+        else:
+            opt = next(o for o in q.edges if o.server == v)
+            kappa = opt.fixed_s + opt.per_step_s * float(alloc.steps[i])
+        slack.append(q.max_delay_s - kappa)
+    return slack
+
+
 def late_multipliers(c: CompiledCaching, allocations: list[SlotAllocation]) -> np.ndarray:
     """λ from a solution's slot allocations: each request's late multiplier at its optimal
     shares (1 late, 0 on time, between on the deadline)."""
@@ -51,15 +66,7 @@ def late_multipliers(c: CompiledCaching, allocations: list[SlotAllocation]) -> n
     for g, alloc in enumerate(allocations):
         data = slot_data(c, g)
         reqs = data.requests
-        slack = []
-        for i, q in enumerate(reqs):
-            v = int(alloc.server[i])
-            if v < 0:
-                kappa = q.cloud_delay_s
-            else:
-                opt = next(o for o in q.edges if o.server == v)
-                kappa = opt.fixed_s + opt.per_step_s * float(alloc.steps[i])
-            slack.append(q.max_delay_s - kappa)
+        slack = _deadline_slack(data, alloc)
         for group in data.groups:
             _, _, lg = group_shares(
                 [reqs[i].radio_s for i in group],
@@ -79,15 +86,7 @@ def bandwidth_prices(c: CompiledCaching, allocations: list[SlotAllocation]) -> n
     for g, alloc in enumerate(allocations):
         data = slot_data(c, g)
         reqs = data.requests
-        slack = []
-        for i, q in enumerate(reqs):
-            v = int(alloc.server[i])
-            if v < 0:
-                kappa = q.cloud_delay_s
-            else:
-                opt = next(o for o in q.edges if o.server == v)
-                kappa = opt.fixed_s + opt.per_step_s * float(alloc.steps[i])
-            slack.append(q.max_delay_s - kappa)
+        slack = _deadline_slack(data, alloc)
         for group in data.groups:
             nu = bandwidth_price(
                 [reqs[i].radio_s for i in group],
