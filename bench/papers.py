@@ -12,7 +12,7 @@ Tables (printed, and written as markdown to bench/out/papers.md):
    "Optimal"), fastest-k, local, and the clairvoyant optimum (``highs``, which also gives the
    references) — mean make-span, failure rate, objective, mean / median / p95 gap, time per
    decision, training time. Each system trains on the preset's generated stream (seed 0) and is
-   measured on a disjoint held-out set (seed 1 000 000), through ``optkit.cli.gap.measure``.
+   measured on a disjoint held-out set (seed 1 000 000), through ``optkit.measure.measure``.
 2. CartPole-v1 (the seed paper's only published DRL check): diffusion SAC vs DQN vs discrete
    SAC, fixed seeds, the final greedy average return over 20 episodes.
 3. Caching: ``bench/papers_caching.py``'s ``run(quick)`` when that file exists.
@@ -40,11 +40,11 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import optkit  # noqa: E402
-from optkit.cli.gap import measure, references  # noqa: E402
 from optkit.drl.agents import make_config  # noqa: E402
 from optkit.drl.envs import EnvSpec  # noqa: E402
 from optkit.drl.setup import EVAL_SEED, Choices, new_run  # noqa: E402
 from optkit.drl.train import RunSpec, Trainer, TrainSettings  # noqa: E402
+from optkit.measure import measure, references  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "papers.md"

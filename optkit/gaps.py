@@ -14,6 +14,10 @@ Sense = Literal["max", "min"]
 AGREE_TOLERANCE = 1e-6
 
 
+#: The family's plain baseline (DESIGN §4): the v_base of :func:`normalised_regret`.
+BASELINE = {"caching": "no-cache:equal", "scheduling": "local"}
+
+
 def solver_gap(primal: float, dual: float, sense: Sense = "max") -> float:
     """An exact method's own certificate: ``|primal − dual| / max(|primal|, |dual|, 1)``.
 

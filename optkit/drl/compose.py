@@ -68,12 +68,12 @@ from optkit.drl.config import describe, to_dict
 from optkit.drl.envs import EnvSpec, frame_spaces, show_dims, slot_spaces, source_from_dict
 from optkit.drl.envs.caching import caching_dims, exact_allocation
 from optkit.drl.envs.caching_core import CachingEpisode
-from optkit.drl.evaluation import BASELINE, EvalReport
+from optkit.drl.evaluation import EvalReport
 from optkit.drl.setup import Choices, new_run
 from optkit.drl.train import RECENT_EPISODES, Outcome, Progress, TrainSettings, plain
 from optkit.errors import MethodRefused, OptkitError
 from optkit.evaluate import evaluate
-from optkit.gaps import normalised_regret, policy_gap
+from optkit.gaps import BASELINE, normalised_regret, policy_gap
 from optkit.instances.caching import CachingInstance
 from optkit.instances.io import Instance
 from optkit.instances.jsonio import write_json

@@ -15,13 +15,10 @@ import numpy as np
 
 from optkit.drl.envs import EnvSpec, fixed, make_env, make_optkit_env
 from optkit.evaluate import evaluate
-from optkit.gaps import Sense, normalised_regret, policy_gap
+from optkit.gaps import BASELINE, Sense, normalised_regret, policy_gap
 from optkit.instances.common import SENSE
 from optkit.instances.io import Instance
 from optkit.instances.solu import read_solu_folder
-
-#: The family's plain baseline (DESIGN §4, the normalised regret's v_base).
-BASELINE = {"caching": "no-cache:equal", "scheduling": "local"}
 
 
 class Actor(Protocol):

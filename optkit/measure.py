@@ -1,0 +1,199 @@
+"""Policies and heuristics measured by their gap to the reference optimum (``optkit gap``).
+
+Every method named (any ``optkit solve`` method: ``policy:RUN_DIR``, a heuristic, even an
+exact one) runs on every instance; each objective comes from :func:`optkit.evaluate` (through
+:func:`optkit.solvers.result.finish`). The reference optimum of an instance is, in this order:
+an ``=opt=`` line of a ``*.solu`` file in the set's folder, a proof in results files, a
+``=best=`` value of either (marked: a gap to it may be negative), or — when none has it — the
+family's exact method run now (``bnb`` for caching, ``highs`` for scheduling, under a time
+limit; a run stopped by the limit gives a ``best`` reference). Per method (DESIGN §4's
+conventions, :mod:`optkit.gaps`): mean / median / p95 relative policy gap, mean normalised
+regret against the family's plain baseline, the family's own figures (caching: hit ratio and
+total utility; scheduling: mean make-span and failure rate), and the time per decision: the
+method's wall time over the instance's decisions (caching: slots; scheduling: tasks), after one
+discarded warm-up run (loading a policy is not a decision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optkit.gaps import BASELINE, Sense, normalised_regret, policy_gap
+from optkit.instances.common import SENSE
+from optkit.instances.io import Instance
+from optkit.instances.solu import Reference, read_solu_folder, references_from_results
+from optkit.solvers import read_results
+from optkit.solvers.registry import lookup, solve
+from optkit.solvers.result import Result, Status
+
+#: The exact method that supplies a missing reference, by family.
+EXACT = {"caching": "bnb", "scheduling": "highs"}
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """One method's line of the table; gaps and regrets over the instances it solved that
+    have a reference (``None`` when there are none)."""
+
+    method: str
+    solved: int
+    errors: int
+    mean_gap: float | None
+    median_gap: float | None
+    p95_gap: float | None
+    mean_regret: float | None
+    mean_objective: float | None
+    figures: dict[str, float | None]
+    time_per_decision_s: float | None
+    error: str | None = None
+    per_instance: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GapReport:
+    family: str
+    instances: int
+    references: dict[str, int]
+    rows: list[MethodRow]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def references(
+    instances: Sequence[Instance],
+    folder: Path,
+    results: Sequence[Path],
+    time_limit: float,
+) -> tuple[dict[str, Reference], dict[str, int]]:
+    """The reference of every instance (see the module doc) and how many came from where."""
+    solu = read_solu_folder(folder)
+    from_results = {
+        r.name: r for r in references_from_results(rec for p in results for rec in read_results(p))
+    }
+    refs: dict[str, Reference] = {}
+    counts = {"solu": 0, "results": 0, "solved": 0, "best": 0, "none": 0}
+    for inst in instances:
+        name = inst.name
+        found = [s.get(name) for s in (solu, from_results)]
+        proven = [r for r in found if r is not None and r.kind == "opt"]
+        known = proven or [r for r in found if r is not None and r.kind == "best"]
+        if known:
+            ref = known[0]
+            counts["solu" if ref is found[0] else "results"] += 1
+        else:
+            result = solve(inst, EXACT[inst.family], time_limit=time_limit)
+            if result.objective is None:
+                counts["none"] += 1
+                continue
+            ref = Reference(
+                name, "opt" if result.status == Status.OPTIMAL else "best", result.objective
+            )
+            counts["solved"] += 1
+        counts["best"] += ref.kind == "best"
+        refs[name] = ref
+    return refs, counts
+
+
+def decisions(instance: Instance) -> int:
+    """Decisions an episode makes: caching slots, scheduling tasks."""
+    if instance.family == "caching":
+        return int(instance.frames * instance.slots_per_frame)  # type: ignore[union-attr]
+    return len(instance.tasks)  # type: ignore[union-attr]
+
+
+def _figures(family: str, results: Sequence[Result]) -> dict[str, float | None]:
+    keys = (
+        ("hit_ratio", "total_utility")
+        if family == "caching"
+        else ("mean_make_span_s", "failure_rate")
+    )
+
+    def mean(key: str) -> float | None:
+        values = [float(r.metrics[key]) for r in results if r.metrics and key in r.metrics]
+        return float(np.mean(values)) if values else None
+
+    return {k: mean(k) for k in keys}
+
+
+def measure(
+    methods: Sequence[str],
+    instances: Sequence[Instance],
+    refs: dict[str, Reference],
+    ref_counts: dict[str, int],
+    seed: int = 0,
+    time_limit: float | None = None,
+) -> GapReport:
+    """Run every method on every instance and summarise (see the module doc)."""
+    family = instances[0].family
+    sense: Sense = "max" if SENSE[family] == "max" else "min"
+    for method in methods:
+        lookup(family, method)  # unknown names: one line before anything runs
+        if method.startswith("policy:"):
+            from optkit.drl.policy import load_policy
+
+            load_policy(method.partition(":")[2])
+    baseline = {i.name: solve(i, BASELINE[family], seed=seed).objective for i in instances}
+    rows = []
+    for method in methods:
+        solve(instances[0], method, seed=seed, time_limit=time_limit)  # warm-up, discarded
+        done: list[Result] = []
+        gaps: list[float] = []
+        regrets: list[float] = []
+        per_instance: dict[str, dict[str, Any]] = {}
+        first_error: str | None = None
+        wall, count = 0.0, 0
+        for inst in instances:
+            result = solve(inst, method, seed=seed, time_limit=time_limit)
+            if result.status == Status.ERROR or result.objective is None:
+                first_error = first_error or result.message or result.status.value
+                per_instance[inst.name] = {"status": result.status.value, "error": result.message}
+                continue
+            done.append(result)
+            wall += result.wall_time_s
+            count += decisions(inst)
+            ref, base = refs.get(inst.name), baseline[inst.name]
+            gap = regret = None
+            if ref is not None and ref.value is not None:
+                gap = policy_gap(result.objective, ref.value, sense)
+                if base is not None:
+                    regret = normalised_regret(result.objective, ref.value, base, sense)
+            if gap is not None:
+                gaps.append(gap)
+            if regret is not None:
+                regrets.append(regret)
+            per_instance[inst.name] = {
+                "status": result.status.value,
+                "objective": result.objective,
+                "reference": None if ref is None else ref.value,
+                "gap": gap,
+                "regret": regret,
+            }
+
+        def stat(values: list[float], q: float | None = None) -> float | None:
+            if not values:
+                return None
+            return float(np.mean(values) if q is None else np.quantile(values, q))
+
+        rows.append(
+            MethodRow(
+                method=method,
+                solved=len(done),
+                errors=len(instances) - len(done),
+                mean_gap=stat(gaps),
+                median_gap=stat(gaps, 0.5),
+                p95_gap=stat(gaps, 0.95),
+                mean_regret=stat(regrets),
+                mean_objective=stat([float(r.objective) for r in done if r.objective is not None]),
+                figures=_figures(family, done),
+                time_per_decision_s=wall / count if count else None,
+                error=first_error,
+                per_instance=per_instance,
+            )
+        )
+    return GapReport(family, len(instances), ref_counts, rows)
