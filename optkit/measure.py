@@ -12,17 +12,22 @@ regret against the family's plain baseline, the family's own figures (caching: h
 total utility; scheduling: mean make-span and failure rate), and the time per decision: the
 method's wall time over the instance's decisions (caching: slots; scheduling: tasks), after one
 discarded warm-up run (loading a policy is not a decision).
+
+For caching sets, :func:`foresight` adds what no policy can beat without knowing the future:
+the mean over the instances of :func:`optkit.solvers.caching.foresight.non_anticipative_bound`'s
+gap bound (a lower bound on the mean gap any non-anticipative policy can expect there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from optkit.errors import MethodRefused, OptkitError
 from optkit.gaps import BASELINE, Sense, normalised_regret, policy_gap
 from optkit.instances.common import SENSE
 from optkit.instances.io import Instance
@@ -55,11 +60,26 @@ class MethodRow:
 
 
 @dataclass(frozen=True)
+class ForesightSummary:
+    """The non-anticipative bounds of a caching set (:func:`foresight`): means over the
+    ``bounded`` instances (``refused`` had too many first-frame caches or no proof)."""
+
+    samples: int
+    bounded: int
+    refused: int
+    mean_gap_bound: float | None
+    mean_objective_bound: float | None
+    first_refusal: str | None
+    per_instance: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class GapReport:
     family: str
     instances: int
     references: dict[str, int]
     rows: list[MethodRow]
+    foresight: ForesightSummary | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,3 +217,44 @@ def measure(
             )
         )
     return GapReport(family, len(instances), ref_counts, rows)
+
+
+def foresight(
+    instances: Sequence[Instance],
+    samples: int = 30,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> ForesightSummary:
+    """The non-anticipative bound of every caching instance (``samples`` relabellings each;
+    :mod:`optkit.solvers.caching.foresight`); ``progress(done, total)`` after each instance."""
+    from optkit.instances.caching import CachingInstance
+    from optkit.solvers.caching.foresight import non_anticipative_bound
+
+    per_instance: dict[str, dict[str, Any]] = {}
+    gaps: list[float] = []
+    objectives: list[float] = []
+    refused, first_refusal = 0, None
+    for i, inst in enumerate(instances):
+        if not isinstance(inst, CachingInstance):
+            raise OptkitError(f"{inst.name}: the foresight bound is for caching instances")
+        try:
+            bound = non_anticipative_bound(inst, samples=samples, seed=seed)
+        except MethodRefused as exc:
+            refused += 1
+            first_refusal = first_refusal or str(exc)
+        else:
+            per_instance[inst.name] = asdict(bound)
+            objectives.append(bound.objective_bound)
+            if bound.gap_bound is not None:
+                gaps.append(bound.gap_bound)
+        if progress is not None:
+            progress(i + 1, len(instances))
+    return ForesightSummary(
+        samples=samples,
+        bounded=len(objectives),
+        refused=refused,
+        mean_gap_bound=float(np.mean(gaps)) if gaps else None,
+        mean_objective_bound=float(np.mean(objectives)) if objectives else None,
+        first_refusal=first_refusal,
+        per_instance=per_instance,
+    )

@@ -3,19 +3,21 @@ by their gap to the reference optimum; the conventions are documented there)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.progress import Progress
 from rich.table import Table
 
 from optkit.cli.common import err, expand_files, num, out, percent, seconds
 from optkit.errors import OptkitError
 from optkit.instances.io import Instance, load_instance
 from optkit.instances.jsonio import write_text_atomic
-from optkit.measure import GapReport, MethodRow, measure, references
+from optkit.measure import GapReport, MethodRow, foresight, measure, references
 
 
 def load_set(folder: Path) -> list[Instance]:
@@ -89,11 +91,31 @@ def _reference_line(report: GapReport) -> str:
     return line
 
 
+def _foresight_line(report: GapReport) -> str | None:
+    f = report.foresight
+    if f is None:
+        return None
+    if f.mean_gap_bound is None:
+        line = f"foresight bound: no instance bounded ({f.first_refusal or 'no relative gaps'})"
+    else:
+        line = (
+            f"foresight bound ({f.samples} relabellings, {f.bounded} instances): no "
+            f"non-anticipative policy can expect a mean gap below {percent(f.mean_gap_bound)}"
+        )
+    if f.refused and f.mean_gap_bound is not None:
+        line += f"; {f.refused} instance(s) not bounded, e.g.: {f.first_refusal}"
+    return line
+
+
 def markdown(report: GapReport) -> str:
-    """The gap table as a markdown table (with the references line above it)."""
+    """The gap table as a markdown table (with the references line above it and the
+    foresight line, when asked for, below)."""
     lines = [_reference_line(report), "", "| " + " | ".join(_headers(report)) + " |"]
     lines.append("|" + "---|" * len(_headers(report)))
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in report.rows]
+    extra = _foresight_line(report)
+    if extra is not None:
+        lines += ["", extra]
     return "\n".join(lines) + "\n"
 
 
@@ -105,6 +127,9 @@ def print_table(report: GapReport) -> None:
         table.add_row(*_cells(row))
     out.print(_reference_line(report))
     out.print(table)
+    extra = _foresight_line(report)
+    if extra is not None:
+        out.print(extra)
     for row in report.rows:
         if row.error:
             err.print(f"{row.method}: {row.errors} instance(s) refused, e.g.: {row.error}")
@@ -134,6 +159,13 @@ def print_table(report: GapReport) -> None:
     help="seconds for the exact method where no reference is known",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--foresight",
+    "foresight_samples",
+    type=click.IntRange(min=1),
+    help="caching: also bound the mean gap of any non-anticipative policy (N relabellings "
+    "of each instance, each costing one exact solve per first-frame cache)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option(
     "--markdown",
@@ -147,6 +179,7 @@ def gap(
     results: tuple[Path, ...],
     time_limit: float,
     seed: int,
+    foresight_samples: int | None,
     as_json: bool,
     markdown_path: Path | None,
 ) -> None:
@@ -156,14 +189,29 @@ def gap(
     DIR's *.solu files, then --reference results, else the family's exact method is run (bnb
     for caching, highs for scheduling) under --time-limit. Gap: (v − OPT)/|OPT| for
     minimisation, (OPT − v)/|OPT| for maximisation; regret: normalised against the family's
-    plain baseline. Example:
+    plain baseline. --foresight N (caching) adds the least mean gap any policy that does not
+    see the future can expect on the set (exact solves over N relabellings of the requests'
+    models; see optkit.solvers.caching.foresight). Examples:
 
     \b
       optkit gap policy:runs/ddrl greedy-opt rand-coedge --instances sets/held-out
+      optkit gap policy:runs/hybrid lfu random --instances sets/caching --foresight 30
     """
     instances = load_set(folder)
+    if foresight_samples is not None and instances[0].family != "caching":
+        raise OptkitError(f"{folder}: --foresight applies to caching sets only")
     refs, counts = references(instances, folder, results, time_limit)
     report = measure(methods, instances, refs, counts, seed=seed)
+    if foresight_samples is not None:
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("foresight bound", total=len(instances))
+            summary = foresight(
+                instances,
+                foresight_samples,
+                seed,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+        report = dataclasses.replace(report, foresight=summary)
     if markdown_path is not None:
         write_text_atomic(markdown_path, markdown(report))
     if as_json:
