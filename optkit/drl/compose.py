@@ -35,9 +35,6 @@ checkpoints are written between episodes, so a resumed run continues exactly.
 from __future__ import annotations
 
 import dataclasses
-import json
-import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,35 +45,36 @@ from typing import Any
 import numpy as np
 import torch
 
-from optkit import __version__
 from optkit.drl.agents import Agent, OffPolicyConfig, make_agent, make_config
 from optkit.drl.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_FORMAT,
-    EVALUATIONS,
-    POLICY,
-    POLICY_FORMAT,
-    RUN,
-    VERSION,
     describe_space,
     load_file,
     space_from_description,
 )
-from optkit.drl.checkpoint import save_atomic as _save_atomic
-from optkit.drl.common import choose_device, global_rng_state, seed_everything, set_global_rng_state
+from optkit.drl.common import choose_device, seed_everything, set_global_rng_state
 from optkit.drl.config import describe, to_dict
 from optkit.drl.envs import EnvSpec, frame_spaces, show_dims, slot_spaces, source_from_dict
 from optkit.drl.envs.caching import caching_dims, exact_allocation
 from optkit.drl.envs.caching_core import CachingEpisode
 from optkit.drl.evaluation import EvalReport
 from optkit.drl.setup import Choices, new_run
-from optkit.drl.train import RECENT_EPISODES, Outcome, Progress, TrainSettings, plain
+from optkit.drl.train import (
+    RECENT_EPISODES,
+    Outcome,
+    Progress,
+    StopOnSigint,
+    TrainSettings,
+    append_evaluation,
+    run_head,
+    write_run,
+)
 from optkit.errors import MethodRefused, OptkitError
 from optkit.evaluate import evaluate
 from optkit.gaps import BASELINE, normalised_regret, policy_gap
 from optkit.instances.caching import CachingInstance
 from optkit.instances.io import Instance
-from optkit.instances.jsonio import write_json
 from optkit.instances.solution import CachingSolution
 
 #: The env name a composition's run records (it drives :class:`CachingEpisode` directly).
@@ -459,7 +457,7 @@ class HeldOut:
         )
 
 
-class CompositionTrainer:
+class CompositionTrainer(StopOnSigint):
     """A composition's run in a directory: the interface of :class:`optkit.drl.train.Trainer`
     (``run``, ``save``, ``resume``, ``step``, ``last_eval``, ``run_spec``, ``device``).
     Evaluations and checkpoints happen at the first episode end after each interval."""
@@ -559,64 +557,28 @@ class CompositionTrainer:
             raise OptkitError(f"{self.run_spec.agent}: no held-out set")
         report = self.held_out(self.joint, self.step, self.references)
         self.last_eval = report
-        self.out.mkdir(parents=True, exist_ok=True)
-        with (self.out / EVALUATIONS).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(plain(report.to_json()), allow_nan=False) + "\n")
+        append_evaluation(self.out, report)
         return report
-
-    def _install_sigint(self) -> Callable[[], None] | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum: int, frame: Any) -> None:
-            if self.stop_requested:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-                raise KeyboardInterrupt
-            self.stop_requested = True
-
-        signal.signal(signal.SIGINT, handler)
-
-        def restore() -> None:
-            signal.signal(signal.SIGINT, previous)
-
-        return restore
 
     def save(self, status: str = "running") -> None:
         """``checkpoint.pt`` (both agents with their replay, every RNG, the loop), ``policy.pt``
         and ``run.json``, each written atomically."""
-        head = {
-            "version": VERSION,
-            "optkit_version": __version__,
-            **self.run_spec.to_dict(),
-            "spaces": self.joint.spaces,
-            "dims": self.dims,
-        }
         loop = {
             "episodes": self.episodes,
             "next_index": self.next_index,
             "recent": list(self.recent),
             "last_eval": None if self.last_eval is None else self.last_eval.to_json(),
         }
-        checkpoint = {
-            "format": CHECKPOINT_FORMAT,
-            **head,
-            "agent_state": self.joint.state_dict(replay=True),
-            "rng": global_rng_state(),
-            "loop": loop,
-        }
-        policy = {"format": POLICY_FORMAT, **head, "agent_state": self.joint.state_dict(False)}
-        _save_atomic(checkpoint, self.out / CHECKPOINT)
-        _save_atomic(policy, self.out / POLICY)
-        summary = {
-            "format": "optkit.drl.run",
-            **head,
-            "status": status,
-            "step": self.step,
-            "episodes": self.episodes,
-            "last_eval": loop["last_eval"],
-        }
-        write_json(self.out / RUN, plain(summary))
+        write_run(
+            self.out,
+            run_head(self.run_spec.to_dict(), self.joint.spaces, self.dims),
+            self.joint.state_dict(replay=True),
+            self.joint.state_dict(False),
+            loop,
+            status,
+            self.step,
+            self.episodes,
+        )
 
     @classmethod
     def resume(cls, out: Path | str, steps: int | None = None) -> CompositionTrainer:

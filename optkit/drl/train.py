@@ -134,7 +134,85 @@ class Outcome:
     evaluations: list[EvalReport] = field(default_factory=list)
 
 
-class Trainer:
+def run_head(spec: dict[str, Any], spaces: Any, dims: dict[str, int]) -> dict[str, Any]:
+    """The fields every file of a run starts with: versions, the run's spec, spaces, dims."""
+    return {
+        "version": VERSION,
+        "optkit_version": __version__,
+        **spec,
+        "spaces": spaces,
+        "dims": dims,
+    }
+
+
+def write_run(
+    out: Path,
+    head: dict[str, Any],
+    training_state: dict[str, Any],
+    acting_state: dict[str, Any],
+    loop: dict[str, Any],
+    status: str,
+    step: int,
+    episodes: int,
+) -> None:
+    """Write a run's three files, each atomically: ``checkpoint.pt`` (``training_state``
+    with the replay memory, every RNG, the ``loop``), ``policy.pt`` (``acting_state``) and
+    the human-readable ``run.json``."""
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        **head,
+        "agent_state": training_state,
+        "rng": global_rng_state(),
+        "loop": loop,
+    }
+    save_atomic(checkpoint, out / CHECKPOINT)
+    save_atomic({"format": POLICY_FORMAT, **head, "agent_state": acting_state}, out / POLICY)
+    summary = {
+        "format": "optkit.drl.run",
+        **head,
+        "status": status,
+        "step": step,
+        "episodes": episodes,
+        "last_eval": loop["last_eval"],
+    }
+    write_json(out / RUN, plain(summary))
+
+
+def append_evaluation(out: Path, report: EvalReport) -> None:
+    """One line of ``evaluations.jsonl`` per evaluation."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / EVALUATIONS).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(plain(report.to_json()), allow_nan=False) + "\n")
+
+
+class StopOnSigint:
+    """Ctrl-C handling of a training loop: the first sets ``stop_requested`` (the loop ends
+    where it can and saves), a second aborts at once."""
+
+    stop_requested: bool
+
+    def _install_sigint(self) -> Callable[[], None] | None:
+        """Install the handler; returns what restores the previous one (None off the main
+        thread, where signals cannot be handled)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.stop_requested:  # a second Ctrl-C: abort now
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt
+            self.stop_requested = True
+
+        signal.signal(signal.SIGINT, handler)
+
+        def restore() -> None:
+            signal.signal(signal.SIGINT, previous)
+
+        return restore
+
+
+class Trainer(StopOnSigint):
     """A run in a directory (see the module doc)."""
 
     def __init__(self, run: RunSpec, out: Path | str) -> None:
@@ -253,45 +331,18 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             report = self.evaluator(self.agent, self.step)
         self.last_eval = report
-        self.out.mkdir(parents=True, exist_ok=True)
-        with (self.out / EVALUATIONS).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(plain(report.to_json()), allow_nan=False) + "\n")
+        append_evaluation(self.out, report)
         return report
 
     def _progress(self, total: int, rate: float) -> Progress:
         recent = float(np.mean(self.recent)) if self.recent else None
         return Progress(self.step, total, self.episodes, recent, rate, self.last_eval)
 
-    def _install_sigint(self) -> Callable[[], None] | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum: int, frame: Any) -> None:
-            if self.stop_requested:  # a second Ctrl-C: abort now
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-                raise KeyboardInterrupt
-            self.stop_requested = True
-
-        signal.signal(signal.SIGINT, handler)
-
-        def restore() -> None:
-            signal.signal(signal.SIGINT, previous)
-
-        return restore
-
     # ------------------------------------------------------------------ checkpoints
 
     def save(self, status: str = "running") -> None:
         """Write ``checkpoint.pt``, ``policy.pt`` and ``run.json`` atomically."""
-        run = self.run_spec.to_dict()
-        head = {
-            "version": VERSION,
-            "optkit_version": __version__,
-            **run,
-            "spaces": self.spaces,
-            "dims": self.dims,
-        }
+        head = run_head(self.run_spec.to_dict(), self.spaces, self.dims)
         actions = self.episode_actions
         packed = (
             torch.tensor(actions, dtype=torch.int64)
@@ -300,38 +351,25 @@ class Trainer:
                 np.asarray(actions, np.float32).reshape(len(actions), self.agent.action_dim)
             )
         )
-        checkpoint = {
-            "format": CHECKPOINT_FORMAT,
-            **head,
-            "agent_state": self.agent.state_dict(replay=True),
-            "rng": global_rng_state(),
-            "loop": {
-                "step": self.step,
-                "episodes": self.episodes,
-                "episode_return": self.episode_return,
-                "episode_actions": packed,
-                "episode_start": self.episode_start,
-                "recent": list(self.recent),
-                "last_eval": None if self.last_eval is None else self.last_eval.to_json(),
-            },
-        }
-        policy = {
-            "format": POLICY_FORMAT,
-            **head,
-            "agent_state": self.agent.state_dict(replay=False),
-        }
-        save_atomic(checkpoint, self.out / CHECKPOINT)
-        save_atomic(policy, self.out / POLICY)
-        summary = {
-            "format": "optkit.drl.run",
-            **{k: v for k, v in head.items() if k != "spaces"},
-            "spaces": self.spaces,
-            "status": status,
+        loop = {
             "step": self.step,
             "episodes": self.episodes,
-            "last_eval": checkpoint["loop"]["last_eval"],
+            "episode_return": self.episode_return,
+            "episode_actions": packed,
+            "episode_start": self.episode_start,
+            "recent": list(self.recent),
+            "last_eval": None if self.last_eval is None else self.last_eval.to_json(),
         }
-        write_json(self.out / RUN, plain(summary))
+        write_run(
+            self.out,
+            head,
+            self.agent.state_dict(replay=True),
+            self.agent.state_dict(replay=False),
+            loop,
+            status,
+            self.step,
+            self.episodes,
+        )
 
     @classmethod
     def resume(cls, out: Path | str, steps: int | None = None) -> Trainer:
