@@ -91,6 +91,9 @@ def main() -> None:
     ]
     gap_bounds = [b.gap_bound for b in bounds if b.gap_bound is not None]
     mean_bound = statistics.fmean(gap_bounds) if gap_bounds else None
+    # standard error of the mean of independent per-instance estimates
+    errors = [b.gap_stderr for b in bounds if b.gap_bound is not None]
+    mean_err = sum(e * e for e in errors) ** 0.5 / len(errors) if errors else 0.0
     median_bound = statistics.median(gap_bounds) if gap_bounds else None
     table = Table(title=f"Non-anticipative bound · {PRESET} {SIZE} · {samples} relabellings")
     for h in headers:
@@ -100,7 +103,7 @@ def main() -> None:
     console.print(table)
     summary = [
         f"Mean gap bound over {len(gap_bounds)} instances: "
-        + ("-" if mean_bound is None else f"**{mean_bound:.1%}**")
+        + ("-" if mean_bound is None else f"**{mean_bound:.1%}** ± {mean_err:.1%}")
         + (
             ""
             if median_bound is None
