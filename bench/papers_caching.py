@@ -141,11 +141,13 @@ def run(
     console: Console | None = None,
     steps: int | None = None,
     preset: str = PRESET,
+    only: list[str] | None = None,
 ) -> str:
     """Run the benchmark; returns its markdown (also written to bench/out/papers_caching.md,
     or ``papers_caching_<preset>.md`` for another preset). ``steps`` overrides the mode's
     training slots per composition. Compositions that cannot play the preset (the DDQN cache
-    index is capped at 4096 joint caches: ``edgeaigc`` small has 2^18) are listed as skipped."""
+    index is capped at 4096 joint caches: ``edgeaigc`` small has 2^18) are listed as skipped;
+    ``only`` restricts the compositions trained."""
     torch.set_num_threads(1)
     mode = QUICK if quick else FULL
     if steps is not None:
@@ -167,8 +169,8 @@ def run(
     rows: list[Row] = []
     joints: dict[str, JointAgent] = {}
     with torch.random.fork_rng(devices=[]):
-        plan = [(name, mode.steps) for name in COMPOSITIONS]
-        if mode.hybrid_steps:  # ε over half its frames (see the module doc)
+        plan = [(name, mode.steps) for name in COMPOSITIONS if not only or name in only]
+        if mode.hybrid_steps and (not only or "hybrid" in only):  # ε over half its frames
             plan.append(("hybrid", mode.hybrid_steps))
         for name, steps in plan:
             if name in skipped:
@@ -285,8 +287,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short training, 4 held-out instances")
     parser.add_argument("--steps", type=int, help="training slots per composition (overrides)")
     parser.add_argument("--preset", choices=["t2drl", "edgeaigc"], default=PRESET)
+    parser.add_argument("--only", nargs="+", choices=sorted(COMPOSITIONS), help="compositions")
     args = parser.parse_args()
-    run(quick=args.quick, steps=args.steps, preset=args.preset)
+    run(quick=args.quick, steps=args.steps, preset=args.preset, only=args.only)
 
 
 if __name__ == "__main__":

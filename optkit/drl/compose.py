@@ -12,6 +12,8 @@ name               frame agent (cache)    slot agent              what it is
 ``t2drl-ddpg``     DDQN, ``index``        DDPG (MLP actor)        T2DRL's main ablation
 ``edgeaigc-td3``   TD3, ``scores``        TD3                     EdgeAIGC (Wen et al., DCN)
 ``hybrid``         DDQN, ``index``        exact (allocate_slot)   optkit's own design
+``hybrid-td3``     TD3, ``scores``        exact (allocate_slot)   the hybrid beyond 4096
+                                                                  joint caches (edgeaigc)
 =================  =====================  ======================  ==========================
 
 Training on the two timescales, as T2DRL describes it: both learners act in the same episode;
@@ -168,6 +170,16 @@ COMPOSITIONS: dict[str, Composition] = {
             EXACT,
             "DDQN caching + optkit's exact per-slot allocation (no paper has it)",
             _FRAME_DQN,
+        ),
+        # The hybrid where a DDQN's cache index cannot go (more than 4096 joint caches, e.g.
+        # edgeaigc small: 2^18): EdgeAIGC's TD3 caching scores over exact allocation.
+        Composition(
+            "hybrid-td3",
+            "td3",
+            "scores",
+            EXACT,
+            "TD3 caching (per-model scores) + optkit's exact per-slot allocation",
+            _FRAME_TD3,
         ),
     )
 }

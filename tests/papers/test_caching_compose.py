@@ -1,4 +1,4 @@
-"""The caching compositions (t2drl, t2drl-ddpg, edgeaigc-td3, hybrid) through the real entry
+"""The caching compositions (t2drl, t2drl-ddpg, edgeaigc-td3, hybrid, hybrid-td3) through the real entry
 points with tiny budgets: ``optkit train`` writes one run directory holding both agents,
 ``optkit solve --method policy:DIR`` plays it, every decision is scored by ``optkit.evaluate``,
 and no policy beats the proven optimum."""
@@ -76,7 +76,7 @@ def test_train_writes_one_run_directory_with_both_agents(trained: dict[str, Path
         assert data["composition"] is True and data["agent"] == name
         assert data["env"]["name"] == "caching-two-timescale"
         assert set(data["agent_state"]) >= {"frame", "slot"}
-        assert (data["agent_state"]["slot"] is None) == (name == "hybrid")
+        assert (data["agent_state"]["slot"] is None) == (COMPOSITIONS[name].slot_agent == "exact")
 
 
 def test_solve_with_the_trained_policy_is_feasible_and_scored_by_evaluate(
@@ -247,4 +247,6 @@ def test_composition_cli_errors_are_one_line(
         capsys,
     )
     assert code == 2 and "--env does not apply" in err
-    np.testing.assert_equal(sorted(COMPOSITIONS), ["edgeaigc-td3", "hybrid", "t2drl", "t2drl-ddpg"])
+    np.testing.assert_equal(
+        sorted(COMPOSITIONS), ["edgeaigc-td3", "hybrid", "hybrid-td3", "t2drl", "t2drl-ddpg"]
+    )
