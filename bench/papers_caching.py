@@ -253,29 +253,32 @@ def run(
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console.print(table)
-    lines += [
-        "",
-        "Slot agents alone, caches fixed to the optimal ones: per-slot utility gap to "
-        "`allocate_slot`'s exact optimum (issue target for D3PG: median ≤ 2 %).",
-        "",
-        "| composition | slot agent | slots | median gap | mean gap | p90 gap |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    slots = Table(title="per-slot allocation vs the exact per-slot optimum (optimal caches)")
-    for col in ("composition", "slot agent", "slots", "median gap", "mean gap", "p90 gap"):
-        slots.add_column(col, justify="left" if col in ("composition", "slot agent") else "right")
-    for name, agent, gaps in slot_rows:
-        cells = [
-            name,
-            agent,
-            str(len(gaps)),
-            f"{100 * np.median(gaps):.1f} %",
-            f"{100 * np.mean(gaps):.1f} %",
-            f"{100 * np.percentile(gaps, 90):.1f} %",
+    if slot_rows:  # compositions with a learned slot agent
+        lines += [
+            "",
+            "Slot agents alone, caches fixed to the optimal ones: per-slot utility gap to "
+            "`allocate_slot`'s exact optimum (issue target for D3PG: median ≤ 2 %).",
+            "",
+            "| composition | slot agent | slots | median gap | mean gap | p90 gap |",
+            "|---|---|---:|---:|---:|---:|",
         ]
-        slots.add_row(*cells)
-        lines.append("| " + " | ".join(cells) + " |")
-    console.print(slots)
+        slots = Table(title="per-slot allocation vs the exact per-slot optimum (optimal caches)")
+        for col in ("composition", "slot agent", "slots", "median gap", "mean gap", "p90 gap"):
+            slots.add_column(
+                col, justify="left" if col in ("composition", "slot agent") else "right"
+            )
+        for name, agent, gaps in slot_rows:
+            cells = [
+                name,
+                agent,
+                str(len(gaps)),
+                f"{100 * np.median(gaps):.1f} %",
+                f"{100 * np.mean(gaps):.1f} %",
+                f"{100 * np.percentile(gaps, 90):.1f} %",
+            ]
+            slots.add_row(*cells)
+            lines.append("| " + " | ".join(cells) + " |")
+        console.print(slots)
     markdown = "\n".join(lines) + "\n"
     stem = "papers_caching" if preset == PRESET else f"papers_caching_{preset}"
     (OUT / f"{stem}.md").write_text(markdown, encoding="utf-8")
