@@ -217,6 +217,10 @@ class DDRLAMSAConfig(DiffusionSACConfig):
     """rewards (−seconds) times this enter replay (optkit's: make-spans are ~10 ms here)"""
     normalise_obs: bool = True
     """standardise observations by running statistics of the training ones (optkit's)"""
+    logits: str = "standardised"
+    """softmax(L·standardised x_0) (optkit's, measured here; diffusion-sac: softmax(x_0))"""
+    target_entropy: float | None = -1.0
+    """target entropy in nats (LAD-TS: −1, an annealed α; measured here)"""
 
 
 class DDRLAMSA(DiffusionSAC):

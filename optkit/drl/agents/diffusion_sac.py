@@ -1,33 +1,45 @@
 """Diffusion SAC for discrete actions (AGOD's D2SAC, Du et al. 2024; LAD-TS, Xu et al. 2024).
 
 The actor is the reverse chain of :class:`~optkit.drl.diffusion.DiffusionChain` conditioned on
-the state; its denoised vector x_0, standardised across the actions and times L
-(``logit_scale``), is the logit vector of a categorical policy:
-π(·|s) = softmax(L·(x_0 − mean x_0) / std x_0). The public code takes the softmax of x_0
-itself; two traps made optkit depart, both measured on the 31-subset scheduling env: the
-continuous actor's clamp to [−1, 1] gives clamped coordinates no gradient and ties them at the
-bound (11 actions stuck at +1, the policy frozen); unclamped, the chain's output is large and
-saturates the softmax (probability 1.0 on a 4-server subset while the critic ranked all 5
-servers best, no gradient left to move it), and a tanh bound saturates the same way. The
-standardised vector is scale-free, so its gradient never vanishes, and it still allows a
-near-deterministic policy (a one-hot shape over 31 actions gives the top action > 0.99 at
-L = 2). Training samples from π, the greedy policy takes the
-argmax. Twin critics Q_1, Q_2(s) → R^n with Polyak-averaged targets; expectations over π
-replace sampled actions (as in discrete SAC):
+the state; its denoised vector x_0 gives the logits of a categorical policy. Two maps
+(``logits``):
+
+- ``softmax`` (the default, as the public AGOD / LAD-TS code): π(·|s) = softmax(x_0), the chain
+  unclamped, so any probability vector is reachable and every logit has a gradient;
+- ``standardised`` (optkit's, kept by ``ddrl-amsa``): π(·|s) = softmax(L·(x_0 − mean x_0) /
+  std x_0) with L = ``logit_scale``. It was chosen on the 31-subset scheduling env while the
+  temperature annealed to 0 (see below): there the public map saturated (probability 1.0 on a
+  4-server subset while the critic ranked all 5 servers best, no gradient left to move it) and a
+  clamp or tanh bound tied or froze coordinates at the bounds. Standardising removes two degrees
+  of freedom (location and scale), so it is **degenerate for two actions**: the standardised
+  2-vector is ±(1/√2, −1/√2), the policy is pinned at probabilities (0.944, 0.056) at L = 2 and
+  the gradient through the standardisation is ~1e-6 — the actor cannot learn (CartPole-v1:
+  greedy return 9, below random play). With n actions it leaves n − 2 degrees of freedom; use
+  it only for many actions.
+
+Training samples from π, the greedy policy takes the argmax. Twin critics Q_1, Q_2(s) → R^n
+with Polyak-averaged targets; expectations over π replace sampled actions (as in discrete SAC):
 
 - critic target: r + γ·(1 − done)·Σ_a π(a|s')·(min Q̂(s', a) − α·log π(a|s'))
   (``entropy_in_target``; without it, AGOD's target Σ_a π(a|s')·min Q̂(s', a));
 - actor loss: E_s[Σ_a π(a|s)·(α·log π(a|s) − min Q(s, a))], back-propagated through every
   denoising step;
-- temperature: by default learned, as in LAD-TS's code (start 0.05, Adam 3e-4, target entropy
-  −1 — below any discrete entropy, so α keeps falling: an annealed temperature); with
-  ``autotune=false`` α stays fixed at ``alpha`` (AGOD's 0.05, no entropy in its target:
-  set ``entropy_in_target=false`` too to reproduce it).
+- temperature: learned by default towards a target entropy of ``target_entropy_scale``·log n
+  nats (0.89, CleanRL's and optkit's discrete SAC's: an entropy every policy can reach, so α
+  settles where the policy keeps exploring); ``target_entropy`` in nats overrides it. LAD-TS's
+  code uses −1 nats — below any discrete entropy, so α falls without end (an annealed
+  temperature, α → 0 and the policy towards a deterministic one); ``ddrl-amsa`` keeps that
+  setting, measured on its scheduling env. On CartPole-v1 (``bench/papers.py``: 15 000 steps,
+  softmax map, greedy return) the annealed α reached 125 on seed 0, the 0.89·log 2 target 234,
+  370 and 425 on seeds 0, 1, 2 (discrete SAC: 366, 376, 409). With
+  ``autotune=false`` α stays fixed at ``alpha`` (AGOD's 0.05, no entropy in its target: set
+  ``entropy_in_target=false`` too to reproduce it).
 
 Choices the public code makes and optkit follows: 5 denoising steps, the VP schedule, no
 clamping of x̂_0 inside the chain (AGOD's ``clip_denoised=False``), actor lr 1e-4, critic lr
 1e-3, τ = 0.005, γ = 0.95, widths 256 (AGOD; LAD-TS uses 20). The critics' target uses the
-current actor (LAD-TS), not a target actor (AGOD).
+current actor (LAD-TS), not a target actor (AGOD). AGOD's denoiser ends in a tanh; optkit's
+(shared with D3PG) does not.
 
 Latent action (``latent_start``, LAD-TS's variant): the chain starts from the previous
 decision's action probabilities instead of Gaussian noise (LAD-TS keeps one store per task
@@ -64,6 +76,8 @@ from optkit.errors import OptkitError
 GREEDY_NOISE_SEED = 0
 #: Normalised observations are clipped to ±this.
 NORM_CLIP = 10.0
+#: The maps from the denoised vector to the policy's logits (see the module doc).
+LOGIT_MAPS = ("softmax", "standardised")
 
 
 class RunningNorm(nn.Module):
@@ -118,14 +132,18 @@ class DiffusionSACConfig(OffPolicyConfig):
     """entropy temperature α (its start value when autotune is on; AGOD and LAD-TS: 0.05)"""
     autotune: bool = True
     """learn α towards target_entropy (LAD-TS); false: fixed α (AGOD)"""
-    target_entropy: float = -1.0
-    """target entropy in nats of the learned temperature (LAD-TS: −1)"""
+    target_entropy_scale: float = 0.89
+    """learned temperature's target entropy = scale · log(actions) (optkit's discrete SAC)"""
+    target_entropy: float | None = None
+    """target entropy in nats, overriding the scale (LAD-TS: −1, an annealed α)"""
     entropy_in_target: bool = True
     """the entropy term in the critic target (LAD-TS); false: AGOD's target"""
     denoising_steps: int = 5
     """steps of the reverse diffusion chain (AGOD, LAD-TS: 5)"""
+    logits: str = "softmax"
+    """softmax: π = softmax(x_0) (AGOD, LAD-TS); standardised: softmax(L·standardised x_0)"""
     logit_scale: float = 2.0
-    """L: the policy's logits are L times the standardised denoised vector (optkit's)"""
+    """L of the standardised map (optkit's; unused by softmax)"""
     latent_start: bool = False
     """start the chain from the previous decision's probabilities (LAD-TS's latent action)"""
     reward_scale: float = 1.0
@@ -137,6 +155,12 @@ class DiffusionSACConfig(OffPolicyConfig):
         super().__post_init__()
         if self.denoising_steps < 1:
             raise OptkitError(f"denoising_steps must be >= 1, got {self.denoising_steps}")
+        if self.logits not in LOGIT_MAPS:
+            raise OptkitError(f"logits must be one of {', '.join(LOGIT_MAPS)}, got {self.logits!r}")
+        if not 0 <= self.target_entropy_scale <= 1:
+            raise OptkitError(
+                f"target_entropy_scale must be in [0, 1], got {self.target_entropy_scale}"
+            )
         if self.logit_scale <= 0:
             raise OptkitError(f"logit_scale must be > 0, got {self.logit_scale}")
         if self.alpha <= 0:
@@ -174,6 +198,11 @@ class DiffusionSAC(Agent):
         self.alpha_optimiser = torch.optim.Adam(
             self.temperature.parameters(), config.alpha_learning_rate
         )
+        self.target_entropy = (
+            config.target_entropy
+            if config.target_entropy is not None
+            else config.target_entropy_scale * math.log(n)
+        )
         self.norm = RunningNorm(self.obs_dim, config.normalise_obs).to(device)
         self.latent = self.rng.standard_normal(n).astype(np.float32)
         self._latent_used = self.latent
@@ -190,6 +219,8 @@ class DiffusionSAC(Agent):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(probabilities, log-probabilities), each [batch, n], of normalised observations."""
         x = self.actor(obs, start)
+        if self.config.logits == "softmax":
+            return F.softmax(x, dim=1), F.log_softmax(x, dim=1)
         if x.shape[1] > 1:
             x = (x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1, keepdim=True) + 1e-6)
         logits = self.config.logit_scale * x
@@ -271,7 +302,7 @@ class DiffusionSAC(Agent):
         self.actor_optimiser.step()
         entropy = -(probs.detach() * log_probs.detach()).sum(dim=1)
         if c.autotune:
-            alpha_loss = (self.temperature() * (entropy - c.target_entropy)).mean()
+            alpha_loss = (self.temperature() * (entropy - self.target_entropy)).mean()
             self.alpha_optimiser.zero_grad()
             alpha_loss.backward()
             self.alpha_optimiser.step()
