@@ -24,8 +24,16 @@ steps greedy. The best packing (disjoint sets, one per server; a depth-first sea
 each later server's best set disjoint from those taken) bounds the slot from above and its
 routing is a solution: when nobody is late at λ = 0, or the packing at the best solution's own
 λ reaches that solution's exact value, the slot is solved without a search (most slots). Else
-the search above runs with packing bounds for the routes it fixes. Single-server slots and
-servers with more than :data:`MAX_PACKING_SETS` sets keep the greedy-route bounds.
+the search above runs with packing bounds for the routes it fixes. Servers with more than
+:data:`MAX_PACKING_SETS` sets and small single-server slots keep the greedy-route bounds.
+
+One serving server with many requests (more than :data:`KNAPSACK_MIN_REQUESTS`; t2drl's large
+preset): the greedy-route bounds ignore the step capacity of the requests not yet routed, and
+the search took up to minutes on one slot. These slots go to
+:mod:`optkit.solvers.caching.slot_knapsack`: bandwidth priced per home server, the step
+capacity kept whole as a knapsack solved by dynamic programming, branching on routes and steps.
+Slots where several servers compete for requests and the packing is too large to list
+(edgeaigc's large preset) are still slow: see the README's allocation figures.
 
 Units: seconds, denoising steps; values are utilities (the objective's units).
 """
@@ -747,6 +755,17 @@ def _late_subgradient(
     return grad
 
 
+#: Slots with one serving server and more requests than this that it may take go to the
+#: knapsack search of :mod:`optkit.solvers.caching.slot_knapsack`; fewer are searched with the
+#: greedy-route bounds, which are cheaper there (t2drl small and medium).
+KNAPSACK_MIN_REQUESTS = 6
+
+
+def _edge_requests(search: _Search) -> int:
+    """Requests of the slot that some server caching their model may serve."""
+    return sum(len(routes) > 1 for routes in search.routes)
+
+
 def allocate_slot(
     c: CompiledCaching, global_slot: int, cache_of_frame: np.ndarray
 ) -> SlotAllocation:
@@ -763,6 +782,14 @@ def allocate_slot(
     cache = np.asarray(cache_of_frame, bool)
     search = _Search(data, cache)
     servers = {opt.server for q in data.requests for opt in q.edges if cache[opt.server, q.model]}
+    if len(servers) == 1 and _edge_requests(search) > KNAPSACK_MIN_REQUESTS:
+        # one serving server and many requests: its step capacity is one knapsack, which the
+        # greedy-route bounds ignore (t2drl large: up to minutes per slot with them)
+        from optkit.solvers.caching.slot_knapsack import KnapsackSearch
+
+        search.offer([-1] * n, [0] * n)
+        KnapsackSearch(search).run()
+        return _allocation(data, search)
     if len(servers) < 2:
         # one server: no coordination to find; the search with greedy bounds is fast
         search.packing_failed = True
@@ -802,6 +829,11 @@ def allocate_slot(
             break
     if search.best_value < bound - search.tolerance():
         search.run()  # the packings do not close the gap: the full search decides
+    return _allocation(data, search)
+
+
+def _allocation(data: SlotData, search: _Search) -> SlotAllocation:
+    """The search's best decision as a SlotAllocation."""
     assert search.best is not None
     route, steps = search.best
     value, shares, _ = search.exact(route, steps)
