@@ -28,6 +28,22 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    costs gives the optimum, proven: the bound reported is its value. With ``gap`` the
    candidates' threshold is raised by the allowed gap and the bound says so.
 
+**The horizon tree** (``bnb:tree``; plain ``bnb`` and ``bnb:frames`` run the four steps
+above): after the same incumbents and local search, a best-first branch-and-bound over single cache bits
+x_{m,v,t} of the whole horizon (:class:`_Tree`). Its node bound couples frames and linked
+servers through one Lagrangian: each frame's bound of step 1 (a constant plus a term per server
+and class) with π optimised jointly over the frames, and per server a dynamic program over its
+allowed sets of every frame with the exact switch costs. A node's fixings only mask classes;
+π is warm-started from the parent; bits whose other value takes the bound below the incumbent
+are fixed (reduced costs, from the DP's per-set path values); the branching bit is the most
+fractional in the Lagrangian's average choice. Each node's own choice is offered as a solution
+(valued exactly only while its slot bounds may beat the incumbent). Measured on edgeaigc medium
+(bench seed 100, 300 s): the bound improves on the frame searches' (s100-000: −369.10 →
+−370.22) but the Lagrangian dual there is about 1.9 % above the best known solution with a
+highly fractional cache choice, so neither closes the gap in 300 s, and the tree's own
+solutions improve the incumbent less than the frame searches do (s100-001: −367.87 against
+−354.94), so it is not the default.
+
 Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), a local
 search of best responses (one server's set in one frame, the rest kept, every class bounded at
 once by the node bound with that server free and valued exactly best bound first), each
@@ -92,8 +108,8 @@ NODE_STEPS = 3
 #: Subgradient steps of the horizon tree at its root and at every other node.
 TREE_ROOT_STEPS = 300
 TREE_NODE_STEPS = 30
-#: ``bnb:auto`` (also plain ``bnb``) picks the horizon tree or the frame searches.
-VARIANTS = (None, "auto", "tree", "frames")
+#: ``bnb`` / ``bnb:frames``: the frame searches; ``bnb:tree``: the horizon tree.
+VARIANTS = (None, "frames", "tree")
 #: Entries of one block of the dynamic programs (memory bound).
 _CHUNK = 2_000_000
 
@@ -832,16 +848,9 @@ class _Solver:
             return Status.TIME_LIMIT, max(self.global_bound, self.best_value)
 
     def use_tree(self) -> bool:
-        """Whether the horizon tree runs (``bnb:tree``; by default when some frame has more
-        joint classes than the frame searches get through) rather than the frame searches
-        (``bnb:frames``)."""
-        variant = self.options.variant or "auto"
-        if variant != "auto":
-            return variant == "tree"
-        return any(
-            math.prod(len(r) for r in fr.tables.class_rep) > HARD_JOINT_CLASSES
-            for fr in self.frames
-        )
+        """Whether the horizon tree runs (``bnb:tree``) rather than the frame searches
+        (``bnb``, ``bnb:frames``)."""
+        return self.options.variant == "tree"
 
     def finish_status(self, bound: float) -> tuple[Status, float]:
         bound = max(bound, self.best_value)
