@@ -13,6 +13,7 @@ SCIP needs ≥ 10 s.
     python bench/caching_exact.py --sets medium --no-extras --out medium.md
     python bench/caching_exact.py --sets medium --no-extras --only scip   # one method now ...
     python bench/caching_exact.py --sets medium --no-extras --reuse scip  # ... the table later
+    python bench/caching_exact.py --sets medium --preset edgeaigc --bnb bnb:frames --only bnb:frames
 
 Every run is also appended to ``bench/out/caching_exact_runs.jsonl``; ``--reuse M`` takes M's
 rows from there (same instance and time limit) instead of running it again, and ``--only M``
@@ -124,16 +125,17 @@ def compare(
     repeats: int,
     only: set | None = None,
     reuse: set | None = None,
+    bnb: str = "bnb",
 ) -> list[str]:
     lines: list[str] = []
     for name, instances in sets.items():
         rows = []
-        header = "| instance | bnb status | bnb objective | bnb bound | bnb nodes | bnb time (s) | scip status | scip objective | scip bound | scip nodes | scip time (s) | ratio | agree |"
+        header = f"| instance ({bnb}) | bnb status | bnb objective | bnb bound | bnb nodes | bnb time (s) | scip status | scip objective | scip bound | scip nodes | scip time (s) | ratio | agree |"
         lines += [f"\n### {name} set (time limit {limit:g} s)\n", header, "|" + "---|" * 13]
         print(f"\n{name} set")
         print(header)
         for inst in instances:
-            b = run_or_reuse(inst, "bnb", limit, repeats, only or set(), reuse or set()) or MISSING
+            b = run_or_reuse(inst, bnb, limit, repeats, only or set(), reuse or set()) or MISSING
             s = run_or_reuse(inst, "scip", limit, repeats, only or set(), reuse or set()) or MISSING
             both = b["status"] == s["status"] == "optimal"
             ratio = s["time"] / b["time"] if both else None
@@ -279,7 +281,15 @@ def main() -> None:
         "--no-extras", action="store_true", help="skip the relaxation and allocation figures"
     )
     parser.add_argument("--out", default="caching_exact.md", help="report name in bench/out/")
-    parser.add_argument("--only", default="", help="comma-separated methods to run (bnb, scip)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated methods to run (the --bnb method, scip)"
+    )
+    parser.add_argument(
+        "--bnb", default="bnb", help="the bnb method or variant (bnb, bnb:tree, bnb:frames)"
+    )
+    parser.add_argument(
+        "--preset", default="", help="only instances of this preset (t2drl or edgeaigc)"
+    )
     parser.add_argument(
         "--reuse", default="", help="comma-separated methods whose stored runs are reused"
     )
@@ -288,10 +298,10 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     every = instance_sets(args.quick)
     chosen = [name.strip() for name in args.sets.split(",") if name.strip()]
-    sets = {name: every[name] for name in chosen}
+    sets = {name: [i for i in every[name] if i.name.startswith(args.preset)] for name in chosen}
     path = OUT / args.out
     warm = every["small"][0]
-    optkit.solve(warm, "bnb")  # warm-up, discarded
+    optkit.solve(warm, args.bnb)  # warm-up, discarded
     optkit.solve(warm, "scip")
     lines = [
         f"# bnb vs SCIP on caching ({time.strftime('%Y-%m-%d %H:%M')}, quick={args.quick}, "
@@ -300,7 +310,7 @@ def main() -> None:
     for name, instances in sets.items():
         only = {m.strip() for m in args.only.split(",") if m.strip()}
         reuse = {m.strip() for m in args.reuse.split(",") if m.strip()}
-        lines += compare({name: instances}, limit, repeats, only, reuse)
+        lines += compare({name: instances}, limit, repeats, only, reuse, args.bnb)
         write(lines, path)
     if not args.no_extras:
         lines += relaxation_gaps(every["small"], limit)

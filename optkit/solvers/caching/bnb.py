@@ -28,6 +28,22 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    costs gives the optimum, proven: the bound reported is its value. With ``gap`` the
    candidates' threshold is raised by the allowed gap and the bound says so.
 
+**The horizon tree** (``bnb:tree``; plain ``bnb`` and ``bnb:frames`` run the four steps
+above): after the same incumbents and local search, a best-first branch-and-bound over single cache bits
+x_{m,v,t} of the whole horizon (:class:`_Tree`). Its node bound couples frames and linked
+servers through one Lagrangian: each frame's bound of step 1 (a constant plus a term per server
+and class) with π optimised jointly over the frames, and per server a dynamic program over its
+allowed sets of every frame with the exact switch costs. A node's fixings only mask classes;
+π is warm-started from the parent; bits whose other value takes the bound below the incumbent
+are fixed (reduced costs, from the DP's per-set path values); the branching bit is the most
+fractional in the Lagrangian's average choice. Each node's own choice is offered as a solution
+(valued exactly only while its slot bounds may beat the incumbent). Measured on edgeaigc medium
+(bench seed 100, 300 s): the bound improves on the frame searches' (s100-000: −369.10 →
+−370.22) but the Lagrangian dual there is about 1.9 % above the best known solution with a
+highly fractional cache choice, so neither closes the gap in 300 s, and the tree's own
+solutions improve the incumbent less than the frame searches do (s100-001: −367.87 against
+−354.94), so it is not the default.
+
 Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``lfu``), a local
 search of best responses (one server's set in one frame, the rest kept, every class bounded at
 once by the node bound with that server free and valued exactly best bound first), each
@@ -40,6 +56,7 @@ Bound | Gap | Time``; ``Result.bound_history`` keeps (seconds, incumbent, bound)
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections.abc import Callable
@@ -48,19 +65,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from rich.console import Console
 
-from optkit.errors import MethodRefused
+from optkit.errors import MethodRefused, OptkitError
 from optkit.instances.caching import CachingInstance
 from optkit.instances.compiled import CompiledCaching
 from optkit.solvers.caching.allocation import slot_data
-from optkit.solvers.caching.bounds import bandwidth_prices, late_multipliers, server_sets
+from optkit.solvers.caching.bounds import (
+    bandwidth_prices,
+    late_multipliers,
+    load_matrix,
+    server_sets,
+)
 from optkit.solvers.caching.lagrange import (
     FrameBound,
     FrameTables,
     NodeBound,
     Variant,
     best_gain,
+    class_rows,
     evaluate,
     leaf_evaluate,
+    usage_gradient,
 )
 from optkit.solvers.caching.plan import SlotValues, assemble
 from optkit.solvers.registry import SolveOptions
@@ -81,6 +105,11 @@ HARD_JOINT_CLASSES = 10**7
 DUAL_STEPS = 3000
 DUAL_STEP = 1.0
 NODE_STEPS = 3
+#: Subgradient steps of the horizon tree at its root and at every other node.
+TREE_ROOT_STEPS = 300
+TREE_NODE_STEPS = 30
+#: ``bnb`` / ``bnb:frames``: the frame searches; ``bnb:tree``: the horizon tree.
+VARIANTS = (None, "frames", "tree")
 #: Entries of one block of the dynamic programs (memory bound).
 _CHUNK = 2_000_000
 
@@ -138,6 +167,7 @@ class _Frame:
     root_value: float = math.inf  # least root bound over the late multipliers (frame only)
     root_rows: list[np.ndarray] = field(default_factory=list)  # per server, per class
     root_constant: float = 0.0  # constant + Σπ of the late multipliers giving root_value
+    tree_variant: int = 0  # the bound (late multipliers) the horizon tree uses
     exact: dict[tuple[int, ...], float] = field(default_factory=dict)
     best: float = -math.inf  # the exact maximum found (U_t once ``solved``)
     solved: bool = False
@@ -179,6 +209,9 @@ class _Solver:
         # the frame maximum search under way: (frame, its open nodes, [bound of the node
         # being processed]); every joint class not yet valued lies under one of them
         self.live: tuple[int, list[_Open], list[float]] | None = None
+        self.tree: _Tree | None = None  # the horizon tree under way
+        self.fixings = 0  # the tree's bits fixed by the reduced-cost test
+        self.branchings = 0  # the tree's nodes split
 
     # --- exact values ----------------------------------------------------------------------
 
@@ -480,6 +513,7 @@ class _Solver:
             assert best_node is not None
             node = best_node
             fr.root_value = node.value
+            fr.tree_variant = best_i
             fr.root_rows = node.rows[0]
             fr.root_constant = fr.bounds[best_i].constant + float(fr.root_pi[best_i].sum())
         self.build_extras()
@@ -526,6 +560,8 @@ class _Solver:
         if live is not None:
             uppers[live[0]] = live[1]
         self.global_bound = min(self.global_bound, self.sep_bound, sum(uppers))
+        if self.tree is not None:
+            self.global_bound = min(self.global_bound, max(self.tree.open_bound(), self.best_value))
 
     def outside(self, t: int) -> list[tuple[float, list[np.ndarray]]]:
         """Two bounds of a path's value outside frame t given frame t's sets, each a constant
@@ -747,7 +783,9 @@ class _Solver:
 
     def log(self, force: bool = False) -> None:
         now = time.perf_counter() - self.start
-        if self.live is not None and (force or now - self.last_log >= 0.5):
+        if (self.live is not None or self.tree is not None) and (
+            force or now - self.last_log >= 0.5
+        ):
             self.update_bound()
         incumbent = self.best_value if math.isfinite(self.best_value) else None
         shown = self.global_bound if incumbent is None else max(self.global_bound, incumbent)
@@ -779,6 +817,11 @@ class _Solver:
                 self.build_bounds()
                 self.update_bound()
             self.log(force=True)
+            if self.use_tree():
+                if self.gap(self.global_bound) > self.target_gap:
+                    _Tree(self).run(TREE_ROOT_STEPS, TREE_NODE_STEPS)
+                self.log(force=True)
+                return self.finish_status(self.global_bound)
             # each frame's maximum, loosest root bound first
             assert self.best_path is not None
             path = self.best_path
@@ -804,6 +847,11 @@ class _Solver:
             self.log(force=True)
             return Status.TIME_LIMIT, max(self.global_bound, self.best_value)
 
+    def use_tree(self) -> bool:
+        """Whether the horizon tree runs (``bnb:tree``) rather than the frame searches
+        (``bnb``, ``bnb:frames``)."""
+        return self.options.variant == "tree"
+
     def finish_status(self, bound: float) -> tuple[Status, float]:
         bound = max(bound, self.best_value)
         if self.gap(bound) <= OPTIMALITY_GAP:
@@ -811,8 +859,359 @@ class _Solver:
         return Status.GAP_LIMIT, bound
 
 
+# --- the horizon tree ------------------------------------------------------------------------
+
+
+@dataclass
+class _TreeNode:
+    """A node of the horizon tree: per frame and server the classes still allowed, π per
+    frame (warm start) and the bound it was pushed with."""
+
+    bound: float
+    masks: list[list[np.ndarray]]  # [frame][server]: bool over the frame's classes
+    pis: list[np.ndarray]
+    depth: int
+
+
+@dataclass
+class _NodeResult:
+    """A node's best bound over its subgradient steps, with what branching and fixing need."""
+
+    value: float
+    pis: list[np.ndarray]
+    server_best: list[float]  # per server: its part of ``value``
+    through: list[list[np.ndarray]]  # [frame][server]: best path through each allowed set
+    path: Path  # the Lagrangian's choice: one set per frame and server
+    average: list[list[np.ndarray]]  # [frame][server]: mean of the chosen classes' caches
+
+
+class _Tree:
+    """Best-first branch-and-bound over single cache bits x_{m,v,t} of the whole horizon.
+
+    The bound of a node: for each frame the Lagrangian of :func:`lagrange.class_rows` (one
+    constant plus a term per server and class), and per server the exact switch costs by a
+    dynamic program over its allowed sets of every frame: separable per server, so the node's
+    fixings (classes allowed per frame and server) cost nothing but masks. π (one vector per
+    frame) gets subgradient steps at every node, warm-started from the parent, towards the
+    incumbent. Each node offers the Lagrangian's own caches as a solution (valued exactly);
+    the node closes when that reaches its bound, when every frame and server is down to one
+    class (its best member sets then come from the switch program, exactly), or when its bound
+    falls below the incumbent. Before branching, bits whose other value would take the bound
+    below the incumbent are fixed (the per-set path values give every such bound at once).
+    The branching bit: the most fractional in the average of the classes the steps chose (the
+    Lagrangian's primal estimate), else the one whose other value costs the bound most.
+    """
+
+    def __init__(self, solver: _Solver) -> None:
+        self.s = solver
+        c = solver.c
+        self.T, self.E = c.frames, c.n_servers
+        self.bounds = [fr.bounds[fr.tree_variant] for fr in solver.frames]
+        self.w = c.w_switch
+        self.load = [self.w * load_matrix(c, solver.sets[v], solver.sets[v]) for v in range(self.E)]
+        self.load0 = [
+            self.w * load_matrix(c, solver.sets[v], c.initial_cache[v][None, :].astype(bool))[0]
+            for v in range(self.E)
+        ]
+        self.heap: list[tuple[float, int, _TreeNode]] = []
+        self.counter = 0
+        self.current = -math.inf  # bound of the node being processed
+
+    # the bound of one node
+
+    def layout(
+        self, masks: list[list[np.ndarray]]
+    ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]], list[list[np.ndarray]]]:
+        """Per frame and server the allowed sets and their classes, and per server and frame
+        the switch matrices between the allowed sets (frame 0: from the initial cache)."""
+        s = self.s
+        idx: list[list[np.ndarray]] = []
+        cls: list[list[np.ndarray]] = []
+        for t in range(self.T):
+            tab = s.frames[t].tables
+            row_i, row_c = [], []
+            for v in range(self.E):
+                of = tab.class_of[v]
+                keep = np.flatnonzero(masks[t][v][of])
+                row_i.append(keep)
+                row_c.append(of[keep])
+            idx.append(row_i)
+            cls.append(row_c)
+        mats: list[list[np.ndarray]] = []
+        for v in range(self.E):
+            per = [self.load0[v][idx[0][v]]]
+            for t in range(1, self.T):
+                per.append(self.load[v][np.ix_(idx[t - 1][v], idx[t][v])])
+            mats.append(per)
+        return idx, cls, mats
+
+    def bound_at(
+        self,
+        pis: list[np.ndarray],
+        idx: list[list[np.ndarray]],
+        cls: list[list[np.ndarray]],
+        mats: list[list[np.ndarray]],
+        full: bool,
+    ) -> tuple[float, list[float], list[list[int]], list[np.ndarray], Path, list[list[np.ndarray]]]:
+        """The bound at π: (value, per server part, chosen class [frame][server], subgradient
+        per frame, chosen sets per frame, and with ``full`` the path value through each allowed
+        set [frame][server])."""
+        T, E = self.T, self.E
+        value = 0.0
+        rows: list[list[np.ndarray]] = []
+        args: list[np.ndarray] = []
+        for t in range(T):
+            base, r, arg = class_rows(self.bounds[t], pis[t])
+            value += base
+            rows.append(r)
+            args.append(arg)
+        chosen = [[0] * E for _ in range(T)]
+        sets = [[0] * E for _ in range(T)]
+        through: list[list[np.ndarray]] = [[np.zeros(0)] * E for _ in range(T)]
+        parts = []
+        for v in range(E):
+            r = [rows[t][v][cls[t][v]] for t in range(T)]
+            m = mats[v]
+            f = [r[0] - m[0]]
+            for t in range(1, T):
+                f.append((f[t - 1][:, None] - m[t]).max(axis=0) + r[t])
+            after = [np.zeros(len(r[t])) for t in range(T)]
+            for t in range(T - 2, -1, -1):
+                after[t] = ((r[t + 1] + after[t + 1])[None, :] - m[t + 1]).max(axis=1)
+            best = float(f[T - 1].max())
+            parts.append(best)
+            value += best
+            j = int((f[0] + after[0]).argmax())
+            for t in range(T):
+                if t:
+                    j = int((r[t] + after[t] - m[t][j]).argmax())
+                chosen[t][v] = int(cls[t][v][j])
+                sets[t][v] = int(idx[t][v][j])
+                if full:
+                    through[t][v] = f[t] + after[t]
+        grads = [usage_gradient(self.bounds[t], args[t], chosen[t]) for t in range(T)]
+        path = [tuple(row) for row in sets]
+        return value, parts, chosen, grads, path, through
+
+    def tighten(self, node: _TreeNode, steps: int) -> tuple[_NodeResult, list[list[np.ndarray]]]:
+        """Subgradient steps on the node's π (Polyak towards the incumbent, the factor halved
+        after three steps without progress); the best bound seen, and the allowed sets."""
+        s = self.s
+        idx, cls, mats = self.layout(node.masks)
+        pis = node.pis
+        target = s.best_value
+        bits = [[s.frames[t].tables.class_rep[v] for v in range(self.E)] for t in range(self.T)]
+        total = [[np.zeros(bits[t][v].shape[1]) for v in range(self.E)] for t in range(self.T)]
+        alpha, stall, count = 1.0, 0, 0
+        current = pis
+        value, _, chosen, grads, _, _ = self.bound_at(current, idx, cls, mats, False)
+        best_value, best_pis, best_grads = value, current, grads
+        for step in range(steps + 1):
+            count += 1
+            for t in range(self.T):
+                for v in range(self.E):
+                    total[t][v] += bits[t][v][chosen[t][v]]
+            if value < best_value - 1e-12 * max(1.0, abs(value)):
+                best_value, best_pis, best_grads, stall = value, current, grads, 0
+            elif step:
+                stall += 1
+                if stall >= 3:
+                    alpha, stall = alpha / 2, 0
+                    current, value, grads = best_pis, best_value, best_grads
+                    if alpha < 1e-3:
+                        break
+            if best_value <= self.threshold() or step == steps:
+                break
+            norm = sum(float(g @ g) for g in grads)
+            if norm <= 0:
+                break  # π is optimal here
+            aim = target if math.isfinite(target) else value - max(1e-3, 1e-2 * abs(value))
+            scale = alpha * max(value - aim, 1e-9 * max(1.0, abs(value))) / norm
+            current = [np.maximum(p - scale * g, 0.0) for p, g in zip(current, grads, strict=True)]
+            s.check_time()
+            value, _, chosen, grads, _, _ = self.bound_at(current, idx, cls, mats, False)
+        value, parts, chosen, _, path, through = self.bound_at(best_pis, idx, cls, mats, True)
+        average = [[total[t][v] / count for v in range(self.E)] for t in range(self.T)]
+        return _NodeResult(value, best_pis, parts, through, path, average), idx
+
+    def threshold(self) -> float:
+        """Bounds at or below this cannot beat the incumbent (by the target gap)."""
+        best = self.s.best_value
+        return best + self.s.target_gap * max(1.0, abs(best))
+
+    def offer(self, path: Path, pis: list[np.ndarray]) -> None:
+        """Offers the Lagrangian's caches as a solution, valued exactly only while the slots'
+        bounds at π say it may beat the incumbent (an exact slot allocation of poor caches,
+        with many late requests, can take seconds)."""
+        s = self.s
+        if s.best_path is None:
+            s.offer(path)
+            return
+        classes = [s.classes_of(t, sets) for t, sets in enumerate(path)]
+        uppers = []
+        for t, fr in enumerate(s.frames):
+            found = fr.exact.get(classes[t])
+            if found is None:
+                per_slot = np.full(len(fr.tables.slots), math.inf)
+                for i, (bound, root) in enumerate(zip(fr.bounds, fr.root_pi, strict=True)):
+                    pi = pis[t] if i == fr.tree_variant else root
+                    per_slot = np.minimum(per_slot, leaf_evaluate(bound, pi, classes[t])[0])
+                found = float(per_slot.sum())
+            uppers.append(found)
+        switch = s.switch_cost(path)
+        theta = s.best_value
+        if sum(uppers) - switch <= theta:
+            return
+        for t, fr in enumerate(s.frames):
+            if classes[t] in fr.exact:
+                continue
+            rest = sum(uppers) - uppers[t] - switch
+            pis_t = [pis[t] if i == fr.tree_variant else r for i, r in enumerate(fr.root_pi)]
+            value = s.leaf_value(t, classes[t], pis_t, theta - rest)
+            if value is None:
+                return
+            uppers[t] = value
+        s.offer(path)
+
+    # the search
+
+    def push(self, node: _TreeNode) -> None:
+        heapq.heappush(self.heap, (-node.bound, self.counter, node))
+        self.counter += 1
+
+    def open_bound(self) -> float:
+        """The largest bound of the open nodes and the node being processed."""
+        top = -self.heap[0][0] if self.heap else -math.inf
+        return max(top, self.current)
+
+    def run(self, root_steps: int, node_steps: int) -> None:
+        """Search until no open node can beat the incumbent (raises :class:`_Timeout`)."""
+        s = self.s
+        masks = [
+            [np.ones(len(fr.tables.class_rep[v]), bool) for v in range(self.E)] for fr in s.frames
+        ]
+        pis = [fr.root_pi[fr.tree_variant] for fr in s.frames]
+        self.push(_TreeNode(s.global_bound, masks, pis, 0))
+        s.tree = self
+        while self.heap:
+            neg, _, node = heapq.heappop(self.heap)
+            self.current = -neg
+            s.open_nodes = len(self.heap)
+            if -neg <= self.threshold():
+                break  # best-first: no open node is better
+            s.nodes += 1
+            res, idx = self.tighten(node, root_steps if node.depth == 0 else node_steps)
+            self.current = min(self.current, res.value)
+            self.offer(res.path, res.pis)
+            s.log()
+            self.expand(node, res, idx)
+            self.current = -math.inf  # closed, or its children carry its bound
+        s.global_bound = min(s.global_bound, max(self.open_bound(), s.best_value))
+        self.current = -math.inf
+        self.heap.clear()
+        s.tree = None
+
+    def expand(self, node: _TreeNode, res: _NodeResult, idx: list[list[np.ndarray]]) -> None:
+        """Closes the node or pushes its children."""
+        s = self.s
+        if res.value <= self.threshold():
+            return
+        if all(int(m.sum()) == 1 for row in node.masks for m in row):
+            return  # the offered path is this node's exact best
+        masks = [[m.copy() for m in row] for row in node.masks]
+        split = self.fix_and_choose(res, masks, idx)
+        if any(not m.any() for row in masks for m in row):
+            return  # the fixings leave nothing that beats the incumbent
+        if split is None:
+            # the fixings left one class per frame and server: a leaf
+            self.push(_TreeNode(res.value, masks, res.pis, node.depth + 1))
+            return
+        t, v, keep = split
+        s.branchings += 1
+        for side in (~keep, keep):
+            child = [row[:] for row in masks]
+            child[t] = child[t][:]
+            child[t][v] = masks[t][v] & side
+            self.push(_TreeNode(res.value, child, res.pis, node.depth + 1))
+
+    def fix_and_choose(
+        self, res: _NodeResult, masks: list[list[np.ndarray]], idx: list[list[np.ndarray]]
+    ) -> tuple[int, int, np.ndarray] | None:
+        """Fixes the bits whose other value takes the bound below the incumbent (``masks``
+        narrowed in place) and returns the branching (frame, server, classes of one child;
+        the other child gets the rest), or None when one class per frame and server is left.
+
+        A bit is branched on when the Lagrangian's average choice is fractional in it; when
+        the average is integral (the steps agree on one class everywhere, so bits would only
+        peel that class off one model at a time), the (frame, server) whose other classes bound
+        lowest is split into its chosen class and the rest."""
+        s = self.s
+        theta = self.threshold()
+        best_frac, best_drop = -1.0, math.inf
+        bit: tuple[int, int, int] | None = None
+        rest_drop = math.inf
+        rest: tuple[int, int, int] | None = None  # (t, v, the chosen class)
+        for t in range(self.T):
+            tab = s.frames[t].tables
+            for v in range(self.E):
+                through = res.through[t][v]
+                classes = tab.class_of[v][idx[t][v]]
+                rep = tab.class_rep[v]
+                other = res.value - res.server_best[v]
+                for m in np.flatnonzero(tab.relevant[v]).tolist():
+                    have = rep[classes, m]
+                    if have.all() or not have.any():
+                        continue
+                    with_bit = float(through[have].max())
+                    without = float(through[~have].max())
+                    if other + with_bit <= theta:
+                        masks[t][v] &= ~rep[:, m]
+                        s.fixings += 1
+                        continue
+                    if other + without <= theta:
+                        masks[t][v] &= rep[:, m]
+                        s.fixings += 1
+                        continue
+                    x = float(res.average[t][v][m])
+                    frac = min(x, 1.0 - x)
+                    drop = other + min(with_bit, without)
+                    if frac > best_frac + 1e-9 or (
+                        abs(frac - best_frac) <= 1e-9 and drop < best_drop
+                    ):
+                        best_frac, best_drop, bit = frac, drop, (t, v, m)
+                chosen = int(tab.class_of[v][res.path[t][v]])
+                others = classes != chosen
+                if others.any():
+                    drop = other + float(through[others].max())
+                    if drop < rest_drop:
+                        rest_drop, rest = drop, (t, v, chosen)
+        if bit is not None and best_frac > 1e-9:
+            t, v, m = bit
+            keep = s.frames[t].tables.class_rep[v][:, m].copy()
+            if masks[t][v][keep].any() and masks[t][v][~keep].any():
+                return t, v, keep
+        if rest is not None:
+            t, v, chosen = rest
+            keep = np.zeros(len(masks[t][v]), bool)
+            keep[chosen] = True
+            if masks[t][v][keep].any() and masks[t][v][~keep].any():
+                return t, v, keep
+        # the fixings settled the choices above: any (frame, server) with classes to split
+        for t in range(self.T):
+            for v in range(self.E):
+                allowed = np.flatnonzero(masks[t][v])
+                if len(allowed) > 1:
+                    keep = np.zeros(len(masks[t][v]), bool)
+                    keep[allowed[0]] = True
+                    return t, v, keep
+        return None
+
+
 def solve(instance: CachingInstance, options: SolveOptions) -> Result:
     """optkit's exact solver (see the module docstring)."""
+    if options.variant not in VARIANTS:
+        known = ", ".join(f"bnb:{v}" for v in VARIANTS if v)
+        raise OptkitError(f"unknown variant bnb:{options.variant} (known: {known})")
     start = time.perf_counter()
     search = _Solver(instance, options)
     status, bound = search.run()

@@ -548,3 +548,30 @@ def leaf_evaluate(
     use = np.bincount(arg, minlength=len(vals)).astype(float)
     grad -= tab.member_t @ use
     return per_slot, grad
+
+
+def class_rows(bound: FrameBound, pi: np.ndarray) -> tuple[float, list[np.ndarray], np.ndarray]:
+    """The frame's bound at π as a constant plus one term per server and class: (constant +
+    Σπ, ``rows[v][class]``, the subset attaining each cell for :func:`usage_gradient`). Any
+    choice of one class per server is bounded by the constant plus its rows."""
+    tab = bound.tables
+    best, arg = bound.cells(pi)
+    class_cells = tab.direct_cells if tab.direct else tab.class_cells
+    rows = [
+        best[cells].sum(axis=0) if cells.shape[0] else np.zeros(len(reps))
+        for cells, reps in zip(class_cells, tab.class_rep, strict=True)
+    ]
+    return bound.constant + float(pi.sum()), rows, arg
+
+
+def usage_gradient(bound: FrameBound, arg: np.ndarray, chosen: list[int]) -> np.ndarray:
+    """The subgradient in π of the bound of :func:`class_rows` at the classes ``chosen`` (one
+    per server): 1 − how often each request is served by the subsets attaining their cells."""
+    tab = bound.tables
+    class_cells = tab.direct_cells if tab.direct else tab.class_cells
+    grad = np.ones(tab.n)
+    picked = [arg[class_cells[v][:, k]] for v, k in enumerate(chosen) if class_cells[v].shape[0]]
+    if picked and tab.n:
+        use = np.bincount(np.concatenate(picked), minlength=tab.member.shape[0]).astype(float)
+        grad -= tab.member_t @ use
+    return grad
