@@ -214,16 +214,9 @@ def test_open_nodes_bound_a_frame_maximum_from_a_poor_incumbent() -> None:
     assert isinstance(inst, CachingInstance)
     c = inst.compiled
 
-    class Stopping(bnb._Solver):
-        budget: int | None = None
+    from tests.caching.stopping import StoppingSolver
 
-        def check_time(self) -> None:
-            if self.budget is not None:
-                self.budget -= 1
-                if self.budget < 0:
-                    raise bnb._Timeout
-
-    solver = Stopping(inst, SolveOptions())
+    solver = StoppingSolver(inst, SolveOptions())
     solver.frames = [bnb._Frame(FrameTables(c, t, solver.sets)) for t in range(c.frames)]
     empty = [(0,) * c.n_servers] * c.frames
     solver.offer(empty)

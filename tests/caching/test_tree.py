@@ -13,9 +13,9 @@ import optkit
 from optkit.errors import OptkitError
 from optkit.gaps import agree
 from optkit.instances.caching import CachingInstance
-from optkit.solvers.caching import bnb
 from optkit.solvers.registry import SolveOptions
 from tests.caching.conftest import hand_made, tiny_instances
+from tests.caching.stopping import StoppingSolver
 
 TOL = 1e-6
 
@@ -49,18 +49,6 @@ def test_tree_agrees_with_enumerate_on_hand_made(inst: CachingInstance) -> None:
     _check(inst)
 
 
-class _Stopping(bnb._Solver):
-    """Raises the time limit after ``budget`` checks."""
-
-    budget: int | None = None
-
-    def check_time(self) -> None:
-        if self.budget is not None:
-            self.budget -= 1
-            if self.budget < 0:
-                raise bnb._Timeout
-
-
 def test_tree_matches_frames_and_bounds_the_optimum_when_stopped() -> None:
     """Three linked servers, late weight 2: the tree branches and fixes bits by reduced costs,
     proves the frame searches' optimum, and stopped after any number of steps reports a bound
@@ -69,13 +57,13 @@ def test_tree_matches_frames_and_bounds_the_optimum_when_stopped() -> None:
     assert isinstance(inst, CachingInstance)
     assert inst.weights.late > 0 and inst.compiled.n_servers > 1
     optimum = _scored(inst, optkit.solve(inst, "bnb:frames"))
-    full = _Stopping(inst, SolveOptions(variant="tree"))
+    full = StoppingSolver(inst, SolveOptions(variant="tree"))
     status, bound = full.run()
     assert status is optkit.Status.OPTIMAL
     assert agree(full.best_value, optimum)
     assert full.branchings > 0 and full.fixings > 0
     for stop in (40, 300, 1200):
-        solver = _Stopping(inst, SolveOptions(variant="tree"))
+        solver = StoppingSolver(inst, SolveOptions(variant="tree"))
         solver.budget = stop
         status, bound = solver.run()
         assert status is optkit.Status.TIME_LIMIT
