@@ -7,10 +7,12 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optkit
+from optkit.instances import instance_from_dict
 from optkit.instances.caching import CachingInstance
 from optkit.solvers.caching.allocation import _Search, allocate_slot, slot_data
 from optkit.solvers.caching.bounds import server_sets
@@ -251,3 +253,71 @@ def test_local_search_ends_at_best_responses_on_three_linked_servers() -> None:
     inst = optkit.generate("caching", "edgeaigc", "small", seed=7)[0]
     assert isinstance(inst, CachingInstance)
     _best_responses_hold(inst)
+
+
+def test_relaxations_bound_a_slot_with_a_near_empty_upload() -> None:
+    """Regression (hypothesis): two requests share a band, one uploads 1e-7 Mbit with a
+    deadline, so its optimal share is ~1e-7; Clarabel put both relaxations 2.8e-4 below the
+    optimum −2e-7 before tiny radio terms were left out."""
+    data = {
+        "format": "optkit.caching",
+        "version": 1,
+        "name": "near-empty-upload",
+        "seed": 0,
+        "generator": None,
+        "frames": 1,
+        "slots_per_frame": 1,
+        "users": 2,
+        "weights": {"quality": 0.0, "delay": 0.0, "cost": 0.0, "late": 2.0, "switch": 0.0},
+        "cloud": {
+            "rate_mbps": 5.0,
+            "latency_s": 0.0,
+            "steps": 1,
+            "speed": 1.0,
+            "cost_per_step": 0.0,
+        },
+        "servers": [
+            {
+                "name": "es0",
+                "storage_gb": 1.0,
+                "bandwidth_mhz": 1.0,
+                "step_capacity": 1,
+                "speed": 1.0,
+                "cost_per_step": 0.0,
+                "links": [],
+            }
+        ],
+        "models": [
+            {
+                "name": "m0",
+                "size_gb": 1.0,
+                "output_mbit": 0.0,
+                "seconds_per_step": 0.0,
+                "overhead_s": 0.0,
+                "steps_min": 1,
+                "steps_max": 1,
+                "quality": [[1, 0.0]],
+            }
+        ],
+        "initial_cache": [[]],
+        "requests": [
+            {
+                "frame": 0,
+                "slot": 0,
+                "user": u,
+                "server": 0,
+                "model": 0,
+                "input_mbit": mbit,
+                "spectral_efficiency": 1.0,
+                "max_delay_s": 1.0,
+            }
+            for u, mbit in ((0, 1e-7), (1, 1.0))
+        ],
+    }
+    inst = instance_from_dict(data)
+    assert isinstance(inst, CachingInstance)
+    optimum = optkit.solve(inst, "enumerate").objective
+    assert optimum == pytest.approx(-2e-7, rel=1e-3)
+    for method in ("relax", "relax-sets"):
+        bound = optkit.solve(inst, method).bound
+        assert bound is not None and bound >= optimum, method
