@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from optkit.errors import MethodRefused
 from optkit.instances.caching import CachingInstance
+from optkit.instances.compiled import CompiledCaching
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, finish
 
@@ -81,6 +82,30 @@ def relaxation_bound(
     step_sum = sp.csr_matrix((np.ones(P), (served_key, np.arange(P))), shape=(n_keys, P))
     cons.append(step_sum @ s <= np.tile(c.step_capacity, c.n_slots))
 
+    objective = _objective(c, pick_request, rows, cols, model, y, s, q, yc, b, late, loaded, cons)
+    return _upper_bound(cp.Problem(cp.Maximize(objective), cons), "relax", time_limit)
+
+
+def _objective(
+    c: CompiledCaching,
+    pick_request: Any,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    model: np.ndarray,
+    y: Any,
+    s: Any,
+    q: Any,
+    yc: Any,
+    b: Any,
+    late: Any,
+    loaded: Any,
+    cons: list[Any],
+) -> Any:
+    """The objective shared by both relaxations (utility − switch cost) over their (request
+    ``rows``, server ``cols``) pairs, appending the late-penalty epigraph to ``cons``."""
+    import cvxpy as cp
+
+    R = c.n_requests
     inv_speed = 1.0 / c.speed[cols]
     edge_delay = pick_request @ (
         cp.multiply(c.transfer_s[rows, cols] + c.overhead_s[model] * inv_speed, y)
@@ -113,7 +138,7 @@ def relaxation_bound(
         - c.w_late * cp.sum(late)
     )
     switch = c.w_switch * cp.sum(loaded @ c.size_gb)
-    return _upper_bound(cp.Problem(cp.Maximize(utility - switch), cons), "relax", time_limit)
+    return utility - switch
 
 
 def _upper_bound(problem: Any, method: str, time_limit: float | None) -> float:
@@ -252,34 +277,8 @@ def set_relaxation_bound(instance: CachingInstance, time_limit: float | None = N
     else:
         cons.append(loaded >= x - previous)
 
-    inv_speed = 1.0 / c.speed[vv]
-    edge_delay = pick_request @ (
-        cp.multiply(c.transfer_s[rr, vv] + c.overhead_s[model] * inv_speed, y)
-        + cp.multiply(c.seconds_per_step[model] * inv_speed, s)
-    )
-    radio_rows = np.flatnonzero(c.radio_s_share >= _MIN_RADIO_S)
-    pick_radio = sp.csr_matrix(
-        (np.ones(len(radio_rows)), (radio_rows, np.arange(len(radio_rows)))),
-        shape=(R, len(radio_rows)),
-    )
-    radio = (
-        pick_radio @ cp.multiply(c.radio_s_share[radio_rows], cp.inv_pos(b[radio_rows]))
-        if len(radio_rows)
-        else 0
-    )
-    delay = radio + edge_delay + cp.multiply(c.cloud_delay_s, yc)
-    if c.w_late > 0:
-        cons.append(late >= delay - c.req_max_delay_s)
-    quality = pick_request @ q + cp.multiply(c.req_cloud_quality, yc)
-    cost = pick_request @ cp.multiply(c.cost_per_step[vv], s) + c.cloud_cost * yc
-    utility = (
-        c.w_quality * cp.sum(quality)
-        - c.w_delay * cp.sum(delay)
-        - c.w_cost * cp.sum(cost)
-        - c.w_late * cp.sum(late)
-    )
-    switch = c.w_switch * cp.sum(loaded @ c.size_gb)
-    return _upper_bound(cp.Problem(cp.Maximize(utility - switch), cons), "relax-sets", time_limit)
+    objective = _objective(c, pick_request, rr, vv, model, y, s, q, yc, b, late, loaded, cons)
+    return _upper_bound(cp.Problem(cp.Maximize(objective), cons), "relax-sets", time_limit)
 
 
 def solve_sets(instance: CachingInstance, options: SolveOptions) -> Result:
