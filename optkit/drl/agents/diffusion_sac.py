@@ -54,7 +54,6 @@ it was), so a trained policy is a deterministic function of its input.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +65,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from optkit.drl.agents.base import Agent, OffPolicyConfig
-from optkit.drl.agents.networks import Temperature
-from optkit.drl.common import mlp, polyak_update
+from optkit.drl.agents.networks import SoftActorCritic
+from optkit.drl.common import mlp
 from optkit.drl.diffusion import DiffusionChain
 from optkit.drl.replay import Batch, ReplayBuffer
 from optkit.errors import OptkitError
@@ -169,7 +168,7 @@ class DiffusionSACConfig(OffPolicyConfig):
             raise OptkitError(f"tau must be in (0, 1], got {self.tau}")
 
 
-class DiffusionSAC(Agent):
+class DiffusionSAC(SoftActorCritic, Agent):
     name = "diffusion-sac"
     discrete = True
     Config = DiffusionSACConfig
@@ -185,18 +184,15 @@ class DiffusionSAC(Agent):
     ) -> None:
         super().__init__(observation_space, action_space, config, device, seed)
         h, n = config.hidden, self.n_actions
-        self.actor = DiffusionChain(
-            self.obs_dim, n, h, config.denoising_steps, clip_denoised=False, clamp_output=False
-        ).to(device)
-        self.q1, self.q2 = mlp(self.obs_dim, h, n).to(device), mlp(self.obs_dim, h, n).to(device)
-        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
-        self.q_optimiser = torch.optim.Adam(
-            [*self.q1.parameters(), *self.q2.parameters()], config.critic_learning_rate
-        )
-        self.actor_optimiser = torch.optim.Adam(self.actor.parameters(), config.actor_learning_rate)
-        self.temperature = Temperature(config.alpha).to(device)
-        self.alpha_optimiser = torch.optim.Adam(
-            self.temperature.parameters(), config.alpha_learning_rate
+        self.build_soft(
+            DiffusionChain(
+                self.obs_dim, n, h, config.denoising_steps, clip_denoised=False, clamp_output=False
+            ).to(device),
+            mlp(self.obs_dim, h, n).to(device),
+            mlp(self.obs_dim, h, n).to(device),
+            config.alpha,
+            (config.actor_learning_rate, config.critic_learning_rate, config.alpha_learning_rate),
+            device,
         )
         self.target_entropy = (
             config.target_entropy
@@ -303,11 +299,8 @@ class DiffusionSAC(Agent):
         entropy = -(probs.detach() * log_probs.detach()).sum(dim=1)
         if c.autotune:
             alpha_loss = (self.temperature() * (entropy - self.target_entropy)).mean()
-            self.alpha_optimiser.zero_grad()
-            alpha_loss.backward()
-            self.alpha_optimiser.step()
-        polyak_update(self.q1_target, self.q1, c.tau)
-        polyak_update(self.q2_target, self.q2, c.tau)
+            self.step_temperature(alpha_loss)
+        self.update_targets(c.tau)
         return {
             "losses/q": q_loss.item(),
             "losses/actor": actor_loss.item(),
@@ -318,18 +311,7 @@ class DiffusionSAC(Agent):
     # ---------------------------------------------------------------- state
 
     def networks(self) -> dict[str, nn.Module]:
-        return {
-            "actor": self.actor,
-            "q1": self.q1,
-            "q2": self.q2,
-            "q1_target": self.q1_target,
-            "q2_target": self.q2_target,
-            "temperature": self.temperature,
-            "norm": self.norm,
-        }
-
-    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"actor": self.actor_optimiser, "q": self.q_optimiser, "alpha": self.alpha_optimiser}
+        return {**super().networks(), "norm": self.norm}
 
     def extra_state(self) -> dict[str, Any]:
         return {"latent": self.latent.tolist(), "latent_used": self._latent_used.tolist()}

@@ -4,7 +4,6 @@ towards a target entropy of ``target_entropy_scale · log(actions)``."""
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -12,12 +11,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from optkit.drl.agents.base import Agent, OffPolicyConfig
-from optkit.drl.agents.networks import CategoricalActor, Temperature
-from optkit.drl.common import mlp, polyak_update
+from optkit.drl.agents.networks import CategoricalActor, SoftActorCritic
+from optkit.drl.common import mlp
 from optkit.drl.replay import Batch
 from optkit.errors import OptkitError
 
@@ -45,7 +43,7 @@ class DiscreteSACConfig(OffPolicyConfig):
             )
 
 
-class DiscreteSAC(Agent):
+class DiscreteSAC(SoftActorCritic, Agent):
     name = "discrete-sac"
     discrete = True
     Config = DiscreteSACConfig
@@ -61,20 +59,15 @@ class DiscreteSAC(Agent):
     ) -> None:
         super().__init__(observation_space, action_space, config, device, seed)
         h, n = config.hidden, self.n_actions
-        self.actor = CategoricalActor(self.obs_dim, n, h).to(device)
-        self.q1, self.q2 = mlp(self.obs_dim, h, n).to(device), mlp(self.obs_dim, h, n).to(device)
-        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
-        self.q_optimiser = torch.optim.Adam(
-            [*self.q1.parameters(), *self.q2.parameters()], config.q_learning_rate
-        )
-        self.actor_optimiser = torch.optim.Adam(
-            self.actor.parameters(), config.policy_learning_rate
+        self.build_soft(
+            CategoricalActor(self.obs_dim, n, h).to(device),
+            mlp(self.obs_dim, h, n).to(device),
+            mlp(self.obs_dim, h, n).to(device),
+            config.alpha,
+            (config.policy_learning_rate, config.q_learning_rate, config.policy_learning_rate),
+            device,
         )
         self.target_entropy = config.target_entropy_scale * math.log(n)
-        self.temperature = Temperature(config.alpha).to(device)
-        self.alpha_optimiser = torch.optim.Adam(
-            self.temperature.parameters(), config.policy_learning_rate
-        )
 
     def act(self, obs: np.ndarray, step: int = 0, explore: bool = False) -> Any:
         if explore and step < self.config.learning_starts:
@@ -111,26 +104,10 @@ class DiscreteSAC(Agent):
         if c.autotune:
             entropy_gap = (probs.detach() * (log_probs.detach() + self.target_entropy)).sum(dim=1)
             alpha_loss = -(self.temperature() * entropy_gap).mean()
-            self.alpha_optimiser.zero_grad()
-            alpha_loss.backward()
-            self.alpha_optimiser.step()
-        polyak_update(self.q1_target, self.q1, c.tau)
-        polyak_update(self.q2_target, self.q2, c.tau)
+            self.step_temperature(alpha_loss)
+        self.update_targets(c.tau)
         return {
             "losses/q": q_loss.item(),
             "losses/actor": actor_loss.item(),
             "losses/alpha": float(self.temperature().item()),
         }
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {
-            "actor": self.actor,
-            "q1": self.q1,
-            "q2": self.q2,
-            "q1_target": self.q1_target,
-            "q2_target": self.q2_target,
-            "temperature": self.temperature,
-        }
-
-    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"actor": self.actor_optimiser, "q": self.q_optimiser, "alpha": self.alpha_optimiser}

@@ -5,6 +5,7 @@ in there."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from optkit.drl.common import mlp
+from optkit.drl.common import mlp, polyak_update
 
 #: Bounds of the Gaussian actor's log standard deviation (as in CleanRL's SAC).
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -93,3 +94,61 @@ class Temperature(nn.Module):
 
     def forward(self) -> torch.Tensor:
         return self.log_alpha.exp()
+
+
+class SoftActorCritic:
+    """What the SAC family shares (sac, discrete-sac, diffusion-sac; CleanRL's layout): an
+    actor, twin critics with target copies and one optimiser for both, and the learned
+    temperature α with its own. Agents mix it in before :class:`~optkit.drl.agents.base.Agent`
+    so its ``networks``/``optimisers`` serve the checkpoints."""
+
+    actor: nn.Module
+    q1: nn.Module
+    q2: nn.Module
+    q1_target: nn.Module
+    q2_target: nn.Module
+    temperature: Temperature
+    q_optimiser: torch.optim.Optimizer
+    actor_optimiser: torch.optim.Optimizer
+    alpha_optimiser: torch.optim.Optimizer
+
+    def build_soft(
+        self,
+        actor: nn.Module,
+        q1: nn.Module,
+        q2: nn.Module,
+        alpha: float,
+        learning_rates: tuple[float, float, float],
+        device: torch.device,
+    ) -> None:
+        """Keep the (already built, on ``device``) networks, copy the targets, make α and the
+        optimisers; ``learning_rates``: (actor, critics, α). Draws no random numbers."""
+        actor_lr, q_lr, alpha_lr = learning_rates
+        self.actor, self.q1, self.q2 = actor, q1, q2
+        self.q1_target, self.q2_target = copy.deepcopy(q1), copy.deepcopy(q2)
+        self.q_optimiser = torch.optim.Adam([*q1.parameters(), *q2.parameters()], q_lr)
+        self.actor_optimiser = torch.optim.Adam(actor.parameters(), actor_lr)
+        self.temperature = Temperature(alpha).to(device)
+        self.alpha_optimiser = torch.optim.Adam(self.temperature.parameters(), alpha_lr)
+
+    def step_temperature(self, loss: torch.Tensor) -> None:
+        self.alpha_optimiser.zero_grad()
+        loss.backward()
+        self.alpha_optimiser.step()
+
+    def update_targets(self, tau: float) -> None:
+        polyak_update(self.q1_target, self.q1, tau)
+        polyak_update(self.q2_target, self.q2, tau)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {
+            "actor": self.actor,
+            "q1": self.q1,
+            "q2": self.q2,
+            "q1_target": self.q1_target,
+            "q2_target": self.q2_target,
+            "temperature": self.temperature,
+        }
+
+    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"actor": self.actor_optimiser, "q": self.q_optimiser, "alpha": self.alpha_optimiser}

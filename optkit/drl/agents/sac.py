@@ -5,19 +5,17 @@ twin critics with an entropy term in the target, α learned towards a target ent
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from optkit.drl.agents.base import Agent, OffPolicyConfig
-from optkit.drl.agents.networks import QCritic, SquashedGaussianActor, Temperature
-from optkit.drl.common import ActionScaler, polyak_update
+from optkit.drl.agents.networks import QCritic, SoftActorCritic, SquashedGaussianActor
+from optkit.drl.common import ActionScaler
 from optkit.drl.replay import Batch
 
 
@@ -37,11 +35,12 @@ class SACConfig(OffPolicyConfig):
     """learn α towards the target entropy −(action dimensions)"""
 
 
-class SAC(Agent):
+class SAC(SoftActorCritic, Agent):
     name = "sac"
     discrete = False
     Config = SACConfig
     config: SACConfig
+    actor: SquashedGaussianActor
 
     def __init__(
         self,
@@ -54,21 +53,15 @@ class SAC(Agent):
         super().__init__(observation_space, action_space, config, device, seed)
         self.scaler = ActionScaler(self.action_space.low, self.action_space.high).to(device)
         h = config.hidden
-        self.actor = SquashedGaussianActor(self.obs_dim, self.action_dim, h).to(device)
-        self.q1 = QCritic(self.obs_dim, self.action_dim, h).to(device)
-        self.q2 = QCritic(self.obs_dim, self.action_dim, h).to(device)
-        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
-        self.q_optimiser = torch.optim.Adam(
-            [*self.q1.parameters(), *self.q2.parameters()], config.q_learning_rate
-        )
-        self.actor_optimiser = torch.optim.Adam(
-            self.actor.parameters(), config.policy_learning_rate
+        self.build_soft(
+            SquashedGaussianActor(self.obs_dim, self.action_dim, h).to(device),
+            QCritic(self.obs_dim, self.action_dim, h).to(device),
+            QCritic(self.obs_dim, self.action_dim, h).to(device),
+            config.alpha,
+            (config.policy_learning_rate, config.q_learning_rate, config.policy_learning_rate),
+            device,
         )
         self.target_entropy = -float(self.action_dim)
-        self.temperature = Temperature(config.alpha).to(device)
-        self.alpha_optimiser = torch.optim.Adam(
-            self.temperature.parameters(), config.policy_learning_rate
-        )
 
     @property
     def alpha(self) -> float:
@@ -114,25 +107,9 @@ class SAC(Agent):
                     alpha_loss = -(
                         self.temperature() * (log_pi.detach() + self.target_entropy)
                     ).mean()
-                    self.alpha_optimiser.zero_grad()
-                    alpha_loss.backward()
-                    self.alpha_optimiser.step()
+                    self.step_temperature(alpha_loss)
                     alpha = self.temperature().detach()
             out["losses/actor"] = actor_loss.item()
             out["losses/alpha"] = float(alpha)
-        polyak_update(self.q1_target, self.q1, c.tau)
-        polyak_update(self.q2_target, self.q2, c.tau)
+        self.update_targets(c.tau)
         return out
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {
-            "actor": self.actor,
-            "q1": self.q1,
-            "q2": self.q2,
-            "q1_target": self.q1_target,
-            "q2_target": self.q2_target,
-            "temperature": self.temperature,
-        }
-
-    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"actor": self.actor_optimiser, "q": self.q_optimiser, "alpha": self.alpha_optimiser}
