@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -283,25 +284,25 @@ def set_relaxation_bound(instance: CachingInstance, time_limit: float | None = N
 
 def solve_sets(instance: CachingInstance, options: SolveOptions) -> Result:
     """The relaxation over each server's cache sets as a bound (status ``bound_only``)."""
-    start = time.perf_counter()
-    bound = set_relaxation_bound(instance, options.time_limit)
-    return finish(
-        instance,
-        "relax-sets",
-        Status.BOUND_ONLY,
-        bound=bound,
-        wall_time_s=time.perf_counter() - start,
-        seed=options.seed,
-    )
+    return _bound_result(instance, options, "relax-sets", set_relaxation_bound)
 
 
 def solve(instance: CachingInstance, options: SolveOptions) -> Result:
     """The continuous relaxation's value as a bound (status ``bound_only``)."""
+    return _bound_result(instance, options, "relax", relaxation_bound)
+
+
+def _bound_result(
+    instance: CachingInstance,
+    options: SolveOptions,
+    method: str,
+    bound_of: Callable[[CachingInstance, float | None], float],
+) -> Result:
     start = time.perf_counter()
-    bound = relaxation_bound(instance, options.time_limit)
+    bound = bound_of(instance, options.time_limit)
     return finish(
         instance,
-        "relax",
+        method,
         Status.BOUND_ONLY,
         bound=bound,
         wall_time_s=time.perf_counter() - start,
