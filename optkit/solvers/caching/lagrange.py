@@ -482,17 +482,7 @@ def evaluate(
     bound: FrameBound, pi: np.ndarray, fixed: list[int | None], variants: list[Variant]
 ) -> NodeBound:
     """The bound at π with the classes of some servers fixed (``fixed[v]``: a class or None)."""
-    tab = bound.tables
-    best, arg = bound.cells(pi)
-    base = bound.constant + float(pi.sum())
-    frame_rows: list[np.ndarray] = []
-    class_cells = tab.direct_cells if tab.direct else tab.class_cells
-    for v in range(len(tab.class_rep)):
-        cells = class_cells[v]
-        if cells.shape[0]:
-            frame_rows.append(best[cells].sum(axis=0))
-        else:
-            frame_rows.append(np.zeros(len(tab.class_rep[v])))
+    base, frame_rows, arg = class_rows(bound, pi)
     totals: list[float] = []
     rows: list[list[np.ndarray]] = []
     choices: list[list[int]] = []
@@ -513,13 +503,7 @@ def evaluate(
         rows.append(vrows)
         choices.append(chosen)
     active = int(np.argmin(totals))
-    grad = np.ones(tab.n)
-    picked = [
-        arg[class_cells[v][:, k]] for v, k in enumerate(choices[active]) if class_cells[v].shape[0]
-    ]
-    if picked and tab.n:
-        use = np.bincount(np.concatenate(picked), minlength=tab.member.shape[0]).astype(float)
-        grad -= tab.member_t @ use
+    grad = usage_gradient(bound, arg, choices[active])
     return NodeBound(totals[active], totals, rows, choices[active], grad)
 
 
