@@ -175,6 +175,8 @@ def non_anticipative_bound(
             values[i, j] = fixed_first_frame(relabelled, first)
         if progress is not None:
             progress(j + 1, len(perms))
+    identity = [j for j, p in enumerate(perms) if np.array_equal(p, np.arange(len(p)))]
+    optimum = float(optima[identity[0]]) if identity else _optimum(instance)
     means = values.mean(axis=1)
     best = int(np.argmax(means))
     n = len(perms)
@@ -195,13 +197,13 @@ def non_anticipative_bound(
         relabellings=n,
         exhaustive=exhaustive,
         first_caches=len(caches),
-        optimum=_optimum(instance),
+        optimum=optimum,
         mean_optimum=float(optima.mean()),
         objective_bound=float(means[best]),
         objective_stderr=stderr(values[best]),
         gap_bound=gap_bound,
         gap_stderr=gap_err,
         best_first_cache=caches[best],
-        solves=values.size + n + 1,
+        solves=values.size + n + (not identity),
         wall_time_s=time.perf_counter() - start,
     )
