@@ -201,11 +201,15 @@ def main() -> None:
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["scheduling", "cartpole", "caching"]
     )
+    parser.add_argument(
+        "--cartpole-seeds", nargs="+", type=int, help="CartPole seeds (quick: 0 1; full: 0 1 2)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     steps = 20_000 if args.quick else 40_000
     held_out = 4 if args.quick else 8
     cart_steps, seeds = (15_000, [0, 1]) if args.quick else (30_000, [0, 1, 2])
+    seeds = args.cartpole_seeds or seeds
     sections = [f"# The papers' systems ({'quick' if args.quick else 'full'} mode)\n"]
     OUT.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,8 @@
 """The papers' caching systems on optkit instances, judged by their gap to the proven optimum.
 
-T2DRL (DDQN + D3PG), T2DRL-DDPG, EdgeAIGC-TD3 and the hybrid (DDQN + exact allocation) are
-trained on ``t2drl`` small instances (seed stream 0) and compared with LFU / LRU / random /
+T2DRL (DDQN + D3PG), T2DRL-DDPG, EdgeAIGC-TD3 and the hybrids (DDQN or TD3 caching + exact
+allocation) are trained on ``t2drl`` small instances (seed stream 0; ``--preset edgeaigc`` for
+the multi-server preset) and compared with LFU / LRU / random /
 no-cache (each with the optimal and the equal per-slot allocation) and the popularity oracle on
 a fixed held-out set (seed 1000000, disjoint from training), every value scored by
 ``optkit.evaluate``; the reference is ``bnb``'s proven optimum. A second table measures the slot

@@ -147,7 +147,8 @@ def train(
     \b
     AGENT may also be a caching composition: t2drl (DDQN caching + D3PG allocation),
     t2drl-ddpg, edgeaigc-td3 (TD3 on both timescales), hybrid (DDQN caching + exact
-    allocation); --steps counts slots, hyperparameters are frame.KEY / slot.KEY.
+    allocation), hybrid-td3 (TD3 caching scores + exact allocation, beyond the DDQN's 4096
+    joint caches); --steps counts slots, hyperparameters are frame.KEY / slot.KEY.
 
     \b
     Envs: caching-frame (one step per frame: the cache; default for discrete agents),
