@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import optkit
 from optkit.instances import instance_from_dict
 from optkit.instances.caching import CachingInstance
-from optkit.solvers.caching.allocation import _Search, allocate_slot, slot_data
+from optkit.solvers.caching.allocation import _pack, _Priced, _Search, allocate_slot, slot_data
 from optkit.solvers.caching.bounds import server_sets
 from optkit.solvers.caching.lagrange import (
     FrameBound,
@@ -114,6 +114,47 @@ def test_packing_allocation_agrees_with_plain_search(inst: CachingInstance, seed
         cache = rng.random((c.n_servers, c.n_models)) < 0.7
         value = allocate_slot(c, g, cache).value
         assert abs(value - _plain_search(inst, g, cache)) <= TOL * max(1.0, abs(value))
+
+
+@given(hand_made(), st.integers(0, 2**32 - 1))
+def test_priced_packing_bounds_the_slot(inst: CachingInstance, seed: int) -> None:
+    """With the bandwidth priced at any ν ≥ 0 (random, zero, or the optimal solution's own),
+    the set packing is an upper bound of the slot's value, also with the optimum's routes of
+    the first requests fixed."""
+    c = inst.compiled
+    rng = np.random.default_rng(seed)
+    for g in range(c.n_slots):
+        d = slot_data(c, g)
+        n = len(d.requests)
+        if not n:
+            continue
+        cache = rng.random((c.n_servers, c.n_models)) < 0.7
+        search = _Search(d, cache)
+        search.packing_failed = True
+        search.run()
+        assert search.best is not None
+        route, steps = search.best
+        _, shares, lam = search.exact(route, steps)
+        optimum = search.best_value
+        own = [
+            float(
+                np.median(
+                    [
+                        (d.w_delay + d.w_late * lam[i]) * d.requests[i].radio_s / shares[i] ** 2
+                        for i in group
+                        if d.requests[i].radio_s > 0 and shares[i] > 0
+                    ]
+                    or [0.0]
+                )
+            )
+            for group in d.groups
+        ]
+        for nu in (own, [0.0] * len(d.groups), list(rng.exponential(3.0, len(d.groups)))):
+            priced = _Priced(d, nu)
+            for depth in (0, int(rng.integers(n + 1)), n):
+                packing = _pack(d, cache, lam, route, depth, {}, priced)
+                assert packing is not None
+                assert packing[0] >= optimum - TOL * max(1.0, abs(optimum))
 
 
 def test_packing_allocation_on_three_linked_servers() -> None:

@@ -20,8 +20,9 @@ on the routing and the bound is exact at once (greedy steps are optimal for a fi
 
 Several servers: set packing. Each server lists the sets Q of requests it could serve at once
 (their steps_min fit its capacity), each worth G(Q; λ), the best gain over the cloud with its
-steps greedy. The best packing (disjoint sets, one per server; a depth-first search bounded by
-each later server's best set disjoint from those taken) bounds the slot from above and its
+steps greedy. The best packing (disjoint sets, one per server: a dynamic program over the
+servers whose state is the requests taken that later servers could also serve — a few on
+linked servers in a ring — or, for small packings, a depth-first search) bounds the slot from above and its
 routing is a solution: when nobody is late at λ = 0, or the packing at the best solution's own
 λ reaches that solution's exact value, the slot is solved without a search (most slots). Else
 the search above runs with packing bounds for the routes it fixes. Servers with more than
@@ -40,14 +41,16 @@ Units: seconds, denoising steps; values are utilities (the objective's units).
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from optkit.instances.compiled import CompiledCaching
-from optkit.solvers.caching.shares import group_shares, late_dual_constant
+from optkit.solvers.caching.shares import group_shares, late_dual_constant, priced_radio_value
 
 # Relative and absolute optimality tolerance of the slot search (well below the 1e-6 at which
 # exact methods must agree, so a whole instance's sum stays within it).
@@ -55,6 +58,8 @@ _REL_TOL = 1e-10
 _ABS_TOL = 1e-11
 # Set packings tried (λ = 0, then the late multipliers of the last solution) before the search.
 _PACKING_ROUNDS = 6
+# Packings with the bandwidth priced at the best solution's shares, tried after those.
+_PRICED_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class SlotData:
         self.indices = np.array([q.index for q in reqs], np.int64)
         homes = sorted({q.home for q in reqs})
         self.groups = [[i for i, q in enumerate(reqs) if q.home == e] for e in homes]
+        self.home_group = [homes.index(q.home) for q in reqs]  #: each request's group
 
 
 _SLOT_DATA: weakref.WeakKeyDictionary[CompiledCaching, list[SlotData | None]] = (
@@ -192,6 +198,7 @@ class _Search:
         self.cache = cache
         self.memo: dict[tuple[object, ...], _Rows] = {}
         self.packing_failed = False
+        self.priced: _Priced | None = None  #: the bandwidth prices of the best priced bound
         reqs = data.requests
         self.n = len(reqs)
         # routes per request: -1 (cloud) then the caching servers (index into req.edges)
@@ -359,17 +366,21 @@ class _Search:
         self._descend([-1] * n, 0, zero)
 
     def _bound(self, route: list[int], depth: int) -> float:
-        """min over λ ∈ {0, the best solution's multipliers} of the set packing with the
-        routes of requests < depth fixed; each packing's solution is offered."""
+        """min over λ ∈ {0, the best solution's multipliers} and the bandwidth prices of the
+        fast path (when it priced them) of the set packing with the routes of requests <
+        depth fixed; each packing's solution is offered."""
         bound = math.inf
-        lams = [[0.0] * self.n]
+        zero = [0.0] * self.n
+        kinds: list[tuple[list[float], _Priced | None]] = [(zero, None)]
+        if self.priced is not None:
+            kinds.insert(0, (zero, self.priced))
         if self.data.w_late > 0 and any(x > 0 for x in self.best_lam):
-            lams.append(self.best_lam)
-        for lam in lams:
+            kinds.append((self.best_lam, None))
+        for lam, priced in kinds:
             packing = (
                 None
                 if self.packing_failed
-                else _pack(self.data, self.cache, lam, route, depth, self.memo)
+                else _pack(self.data, self.cache, lam, route, depth, self.memo, priced)
             )
             if packing is None:  # too large: the weaker bound from now on
                 self.packing_failed = True
@@ -504,6 +515,100 @@ def _best_alone(d: SlotData, opt: _EdgeOption, weight: float) -> float:
     return best
 
 
+class _Priced:
+    """Request values with each home server's bandwidth priced at ν ≥ 0 (the second bound of
+    :mod:`optkit.solvers.caching.lagrange`, here per slot): for any shares with Σ b ≤ 1 per
+    home server, a request's utility is at most its value with b chosen alone against the
+    price, and the slot's value at most Σ_h ν_h + Σ_r (that value at the request's route and
+    steps). Each request keeps its late penalty exactly — where λ ∈ [0, 1] relaxes it, which
+    is loose when the best routing has requests late — and its value is concave in its steps
+    (the priced radio value is concave and non-increasing in the delay), so a set's best steps
+    under a capacity are greedy over unit steps. ``ν`` of the best solution's shares (the
+    multiplier of their Σ b ≤ 1) makes the bound exact at that solution's routing and steps."""
+
+    def __init__(self, d: SlotData, nu: list[float]) -> None:
+        self.d = d
+        self.key = tuple(nu)
+        reqs = d.requests
+        self.constant = float(sum(nu))
+        self.cloud: list[float] = []
+        self.base: dict[tuple[int, int], float] = {}  # value at steps_min − cloud
+        self.steps: dict[tuple[int, int], np.ndarray] = {}  # unit-step increments
+        for i, q in enumerate(reqs):
+            price = nu[d.home_group[i]]
+            radio = priced_radio_value(
+                q.radio_s, q.max_delay_s, np.array([q.cloud_delay_s]), price, d.w_delay, d.w_late
+            )
+            cloud = q.cloud_gain - d.w_delay * q.cloud_delay_s + float(radio[0])
+            self.cloud.append(cloud)
+            self.constant += cloud
+            for k, opt in enumerate(q.edges):
+                steps = np.arange(opt.steps_min, opt.steps_max + 1)
+                quality = np.full(len(steps), opt.quality_min)
+                for start, end, slope in opt.pieces:
+                    quality += slope * (np.clip(steps, start, end) - start)
+                kappa = opt.fixed_s + opt.per_step_s * steps
+                value = (
+                    d.w_quality * quality
+                    - d.w_cost * opt.cost_per_step * steps
+                    - d.w_delay * kappa
+                    + priced_radio_value(
+                        q.radio_s, q.max_delay_s, kappa, price, d.w_delay, d.w_late
+                    )
+                )
+                self.base[i, k] = float(value[0]) - cloud
+                self.steps[i, k] = np.diff(value)
+
+    def positive(self, i: int, k: int, capacity: int) -> bool:
+        """Whether serving request i by option k alone can beat the cloud."""
+        opt = self.d.requests[i].edges[k]
+        if opt.steps_min > capacity:
+            return False
+        room = capacity - opt.steps_min
+        gains = self.steps[i, k][:room]
+        return self.base[i, k] + float(np.max(np.cumsum(gains), initial=0.0)) > 0
+
+    def gain(self, chosen: list[tuple[int, int]], capacity: int) -> tuple[float, list[int]] | None:
+        """G(Q) over the cloud of serving exactly ``chosen`` at one server, steps greedy over
+        unit steps under ``capacity`` (an upper bound of the exact greedy choice when
+        round-off breaks concavity), with the steps; None if steps_min do not fit."""
+        reqs = self.d.requests
+        room = capacity
+        value = 0.0
+        steps = []
+        for i, k in chosen:
+            opt = reqs[i].edges[k]
+            room -= opt.steps_min
+            value += self.base[i, k]
+            steps.append(opt.steps_min)
+        if room < 0:
+            return None
+        if room and chosen:
+            gains = np.concatenate([self.steps[key] for key in chosen])
+            owner = np.repeat(np.arange(len(chosen)), [len(self.steps[key]) for key in chosen])
+            order = np.argsort(-gains, kind="stable")[:room]
+            order = order[gains[order] > 0]
+            value += float(gains[order].sum())
+            for j in owner[order].tolist():
+                steps[j] += 1
+        return value, steps
+
+
+def _prices(d: SlotData, shares: list[float], lam: list[float]) -> list[float]:
+    """ν per home server of a solution's optimal shares: (w_d + w_l λ_r)·a_r / b_r², the
+    derivative of each request's radio terms, equal over a group at its optimum (the median
+    guards against round-off); 0 where no request of the group has a radio delay."""
+    nu = []
+    for group in d.groups:
+        values = [
+            (d.w_delay + d.w_late * lam[i]) * d.requests[i].radio_s / (shares[i] * shares[i])
+            for i in group
+            if d.requests[i].radio_s > 0 and shares[i] > 0
+        ]
+        nu.append(float(np.median(values)) if values else 0.0)
+    return nu
+
+
 # --------------------------------------------------------------------------------------------
 # Fast path: set packing at λ = 0
 
@@ -549,11 +654,15 @@ def _greedy(
     return value, steps
 
 
+_Gain = Callable[[list[tuple[int, int]], int], "tuple[float, list[int]] | None"]
+
+
 def _server_sets(
-    d: SlotData, v: int, options: list[tuple[int, int]], lam: list[float]
+    d: SlotData, v: int, options: list[tuple[int, int]], gain: _Gain
 ) -> list[tuple[float, int, tuple[tuple[int, int], ...]]]:
     """Every set Q of ``options`` whose steps_min fit server v's capacity, as (G(Q), bitmask of
-    request positions, Q), G descending (the empty set included, G = 0)."""
+    request positions, Q), G descending (the empty set included, G = 0); ``gain(Q,
+    capacity)`` is G with its steps (:func:`_greedy` at some λ, or :meth:`_Priced.gain`)."""
     rows: list[tuple[float, int, tuple[tuple[int, int], ...]]] = [(0.0, 0, ())]
     capacity = d.step_capacity[v]
     chosen: list[tuple[int, int]] = []
@@ -565,7 +674,7 @@ def _server_sets(
             if used + smin > capacity:
                 continue
             chosen.append((i, k))
-            result = _greedy(d, chosen, capacity, lam)
+            result = gain(chosen, capacity)
             assert result is not None
             rows.append((result[0], mask | 1 << i, tuple(chosen)))
             extend(j + 1, used + smin, mask | 1 << i)
@@ -608,6 +717,7 @@ def _pack(
     route: list[int] | None = None,
     depth: int = 0,
     memo: dict[tuple[object, ...], _Rows] | None = None,
+    priced: _Priced | None = None,
 ) -> tuple[float, list[int], list[int]] | None:
     """The best set packing for late multipliers ``lam``: each server serves a set Q of the
     requests whose model it caches, the sets disjoint, worth Σ G(Q) + the slot's all-cloud
@@ -617,17 +727,22 @@ def _pack(
     Returns (bound, route, steps); −inf when the fixed routes do not fit; None when some
     server has more than :data:`MAX_PACKING_SETS` sets Q to list or the packing search more
     than :data:`MAX_PACKING_NODES` nodes. Sets Q are memoised on the
-    slot for λ = 0 and in ``memo`` otherwise."""
+    slot for λ = 0 and in ``memo`` otherwise. With ``priced`` the bandwidth is priced instead
+    of the late penalty (``lam`` is ignored): the same packing over :class:`_Priced`'s gains."""
     reqs = d.requests
     constant = 0.0
-    for i, q in enumerate(reqs):
-        weight = d.w_delay + d.w_late * lam[i]
-        constant += q.cloud_gain - weight * q.cloud_delay_s + d.w_late * lam[i] * q.max_delay_s
-    for group in d.groups:
-        constant += late_dual_constant(
-            [reqs[i].radio_s for i in group], [lam[i] for i in group], d.w_delay, d.w_late
-        )
-    zero = not any(lam)
+    if priced is not None:
+        constant = priced.constant
+        lam = [0.0] * len(reqs)
+    else:
+        for i, q in enumerate(reqs):
+            weight = d.w_delay + d.w_late * lam[i]
+            constant += q.cloud_gain - weight * q.cloud_delay_s + d.w_late * lam[i] * q.max_delay_s
+        for group in d.groups:
+            constant += late_dual_constant(
+                [reqs[i].radio_s for i in group], [lam[i] for i in group], d.w_delay, d.w_late
+            )
+    zero = priced is None and not any(lam)
     if zero:
         memo = d.__dict__.setdefault("_packing", {})
     elif memo is None:
@@ -643,6 +758,9 @@ def _pack(
                     (i, k, q.model, _best_alone(d, opt, d.w_delay) > cloud)
                 )
         d.__dict__["_packing_options"] = per_server
+    gain: _Gain = (
+        priced.gain if priced is not None else lambda chosen, cap: _greedy(d, chosen, cap, lam)
+    )
     lists = []
     for v in sorted(per_server):
         options = []
@@ -658,7 +776,9 @@ def _pack(
                     required |= 1 << i  # fixed here, worth it or not
                     options.append((i, k))
                     continue
-            if not zero:
+            if priced is not None:
+                positive = priced.positive(i, k, d.step_capacity[v])
+            elif not zero:
                 q = reqs[i]
                 weight = d.w_delay + d.w_late * lam[i]
                 positive = _best_alone(d, q.edges[k], weight) > (
@@ -667,29 +787,170 @@ def _pack(
             if positive:
                 options.append((i, k))  # else never better than the cloud here
         options.sort()
-        key: tuple[object, ...] = (v, tuple(options), None if zero else tuple(lam))
+        prices = None if priced is None else priced.key
+        key: tuple[object, ...] = (v, tuple(options), None if zero else tuple(lam), prices)
         rows = memo.get(key)
         if rows is None:
             smin = [reqs[i].edges[k].steps_min for i, k in options]
             if _count_subsets(smin, d.step_capacity[v]) > MAX_PACKING_SETS:
                 return None
-            rows = _server_sets(d, v, options, lam)
+            rows = _server_sets(d, v, options, gain)
             memo[key] = rows
         if required or forbidden:
             rows = [r for r in rows if r[1] & required == required and not r[1] & forbidden]
             if not rows:
                 return -math.inf, [], []
         lists.append((v, rows))
-    # servers with the fewest sets first; depth-first over their sets, G descending, bounded
-    # by each later server's best set disjoint from the requests already served
-    lists.sort(key=lambda item: len(item[1]))
+    found = _best_packing(lists, len(reqs))
+    if found is None:
+        return None
+    best_value, best_pick = found
+    if not math.isfinite(best_value):
+        return -math.inf, [], []
+    packed = [-1] * len(reqs)
+    steps = [0] * len(reqs)
+    for (v, rows), idx in zip(lists, best_pick, strict=True):
+        chosen = list(rows[idx][2])
+        if chosen:
+            result = gain(chosen, d.step_capacity[v])
+            assert result is not None
+            for (i, k), s_i in zip(chosen, result[1], strict=True):
+                packed[i], steps[i] = k, s_i
+    return constant + best_value, packed, steps
+
+
+def _best_packing(
+    lists: list[tuple[int, _Rows]], n_requests: int
+) -> tuple[float, list[int]] | None:
+    """The best packing of ``lists`` (per server, its sets as rows (G, request bitmask, Q), G
+    descending): one row per server, masks disjoint, Σ G largest. Returns (Σ G, the row index
+    per server), −inf when no packing exists, or None when it is beyond the limits.
+
+    A dynamic program over the servers (:func:`_packing_program`): a server's
+    choice constrains the later servers only through the requests that later servers may also
+    serve, so the state after server j is the used requests restricted to those — on linked
+    servers in a ring (edgeaigc) a handful of requests, so a few dozen states. Small packings
+    (:data:`PACKING_SEARCH_ROWS` sets in all) go to the depth-first search
+    (:func:`_packing_search`) first, as do programs with more than :data:`MAX_PACKING_CELLS`
+    (state, set) cells or masks wider than 62 requests."""
+    small = sum(len(rows) for _, rows in lists) <= PACKING_SEARCH_ROWS
+    if small:  # a short search costs less than the program's arrays
+        found = _packing_search(lists)
+        if found is not None:
+            return found
+    if n_requests <= 62:
+        found = _packing_program(lists)
+        if found is not None:
+            return found
+    return None if small else _packing_search(lists)
+
+
+#: The packing program's largest (state, set) table at one server, and the block of it
+#: computed at once (memory).
+MAX_PACKING_CELLS = 30_000_000
+_PROGRAM_BLOCK = 1_000_000
+#: Packings with at most this many sets in all are searched first (the search's node limit
+#: still applies; past it, the program).
+PACKING_SEARCH_ROWS = 256
+
+
+def _packing_order(lists: list[tuple[int, _Rows]]) -> list[int]:
+    """The server order of the packing program: for up to 6 servers the permutation with the
+    fewest (state, set) cells by the count of shared requests (2^shared states at most), else
+    index order."""
     n = len(lists)
+    union = [0] * n
+    for j, (_, rows) in enumerate(lists):
+        for row in rows:
+            union[j] |= row[1]
+    if n > 6:
+        return list(range(n))
+    best_cost, best_order = math.inf, list(range(n))
+    for order in itertools.permutations(range(n)):
+        cost, before, reachable = 0.0, 0, 1.0
+        after = [0] * (n + 1)
+        for j in range(n - 1, -1, -1):
+            after[j] = after[j + 1] | union[order[j]]
+        for j, server in enumerate(order):
+            states = min(reachable, 2.0 ** (before & after[j]).bit_count())
+            size = len(lists[server][1])
+            cost += states * size
+            reachable = states * size
+            before |= union[server]
+        if cost < best_cost:
+            best_cost, best_order = cost, list(order)
+    return best_order
+
+
+def _packing_program(lists: list[tuple[int, _Rows]]) -> tuple[float, list[int]] | None:
+    """The dynamic program of :func:`_best_packing` (servers in :func:`_packing_order`, tables
+    in blocks of :data:`_PROGRAM_BLOCK` cells); None when a server's table would exceed
+    :data:`MAX_PACKING_CELLS` cells."""
+    n = len(lists)
+    order = _packing_order(lists)
+    gains = [np.array([row[0] for row in lists[j][1]]) for j in order]
+    masks = [np.array([row[1] for row in lists[j][1]], np.int64) for j in order]
+    later = [0] * (n + 1)  # requests some server j.. (in this order) may serve
+    for j in range(n - 1, -1, -1):
+        later[j] = later[j + 1] | int(np.bitwise_or.reduce(masks[j], initial=0))
+
+    def blocks(states: np.ndarray, j: int) -> list[slice]:
+        step = max(1, _PROGRAM_BLOCK // max(1, masks[j].size))
+        return [slice(a, a + step) for a in range(0, len(states), step)]
+
+    states = [np.zeros(1, np.int64)]  # reachable used-masks (restricted) before server j
+    for j in range(n):
+        if states[j].size * masks[j].size > MAX_PACKING_CELLS:
+            return None
+        found = []
+        for block in blocks(states[j], j):
+            s = states[j][block]
+            free = (s[:, None] & masks[j][None, :]) == 0
+            following = (s[:, None] | masks[j][None, :]) & later[j + 1]
+            found.append(np.unique(following[free]))
+        states.append(np.unique(np.concatenate(found)))
+    if not len(states[n]):
+        return -math.inf, []
+    # backward: value[i] = best Σ G of servers j.. from states[j][i]
+    value = np.zeros(len(states[n]))
+    choice: list[np.ndarray] = [np.zeros(0, np.int64)] * n
+    for j in range(n - 1, -1, -1):
+        values, choices = [], []
+        for block in blocks(states[j], j):
+            s = states[j][block]
+            following = (s[:, None] | masks[j][None, :]) & later[j + 1]
+            at = np.minimum(np.searchsorted(states[j + 1], following), len(states[j + 1]) - 1)
+            total = gains[j][None, :] + value[at]
+            total[(s[:, None] & masks[j][None, :]) != 0] = -math.inf
+            best_row = total.argmax(axis=1)  # ties: the first row (the larger G here)
+            choices.append(best_row)
+            values.append(total[np.arange(len(s)), best_row])
+        choice[j], value = np.concatenate(choices), np.concatenate(values)
+    best = float(value[0])
+    if not math.isfinite(best):
+        return -math.inf, []
+    pick = [0] * n
+    state = 0
+    for j in range(n):
+        row = int(choice[j][int(np.searchsorted(states[j], state))])
+        pick[order[j]] = row
+        state = (state | int(masks[j][row])) & later[j + 1]
+    return best, pick
+
+
+def _packing_search(lists: list[tuple[int, _Rows]]) -> tuple[float, list[int]] | None:
+    """The best packing by depth-first search over the servers' sets (fewest sets first, G
+    descending), bounded by each later server's best set disjoint from the requests already
+    served; None past :data:`MAX_PACKING_NODES` nodes."""
+    order = sorted(range(len(lists)), key=lambda j: len(lists[j][1]))
+    rows_of = [lists[j][1] for j in order]
+    n = len(rows_of)
     best_value = -math.inf
     best_pick: list[int] = []
     pick = [0] * n
 
     def best_disjoint(j: int, used: int) -> float:
-        for g, mask, _ in lists[j][1]:
+        for g, mask, _ in rows_of[j]:
             if not mask & used:
                 return g
         return -math.inf
@@ -706,7 +967,7 @@ def _pack(
                 best_value, best_pick = value, list(pick)
             return
         rest = sum(best_disjoint(j2, used) for j2 in range(j + 1, n))
-        for idx, (g, mask, _) in enumerate(lists[j][1]):
+        for idx, (g, mask, _) in enumerate(rows_of[j]):
             if value + g + rest <= best_value:
                 break  # sorted: nothing further in this list does better
             if mask & used:
@@ -719,17 +980,11 @@ def _pack(
     except _TooLarge:
         return None
     if not math.isfinite(best_value):
-        return -math.inf, [], []
-    packed = [-1] * len(reqs)
-    steps = [0] * len(reqs)
-    for (v, rows), idx in zip(lists, best_pick, strict=True):
-        chosen = list(rows[idx][2])
-        if chosen:
-            result = _greedy(d, chosen, d.step_capacity[v], lam)
-            assert result is not None
-            for (i, k), s_i in zip(chosen, result[1], strict=True):
-                packed[i], steps[i] = k, s_i
-    return constant + best_value, packed, steps
+        return -math.inf, []
+    by_server = [0] * n
+    for position, j in enumerate(order):
+        by_server[j] = best_pick[position]
+    return best_value, by_server
 
 
 def _late_subgradient(
@@ -827,6 +1082,24 @@ def allocate_slot(
         lam = [min(1.0, max(0.0, x - step * g)) for x, g in zip(bound_lam, grad, strict=True)]
         if lam in tried:
             break
+    if not search.packing_failed and data.w_late > 0:
+        # the late penalty's λ leaves a gap: price the bandwidth at the best solution's ν
+        # (exact at that solution; a few rounds while the priced packings improve it)
+        for _ in range(_PRICED_ROUNDS):
+            if search.best_value >= bound - search.tolerance() or search.best is None:
+                break
+            _, shares, lam = search.exact(*search.best)
+            priced = _Priced(data, _prices(data, shares, lam))
+            packing = _pack(data, cache, lam, memo=search.memo, priced=priced)
+            if packing is None:
+                break
+            before = search.best_value
+            value, route, steps = packing
+            search.offer(route, steps)
+            if value < bound:
+                bound, search.priced = value, priced
+            if search.best_value <= before:
+                break
     if search.best_value < bound - search.tolerance():
         search.run()  # the packings do not close the gap: the full search decides
     return _allocation(data, search)
