@@ -8,7 +8,8 @@ a fixed held-out set (seed 1000000, disjoint from training), every value scored 
 ``optkit.evaluate``; the reference is ``bnb``'s proven optimum. A second table measures the slot
 agents alone: per slot, with the caches fixed to the optimal ones, the utility of the learned
 allocation against ``allocate_slot``'s exact per-slot optimum (median % gap; issue target for
-D3PG: 2 %).
+D3PG: 2 %), with the equal allocation rule (home server when cached, equal shares and steps) as
+the scale every learned allocation should beat.
 
     python bench/papers_caching.py --quick     # short training, 4 held-out instances
     python bench/papers_caching.py             # full: longer training, 10 held-out instances
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from rich.table import Table
 
 import optkit
 from optkit.drl.compose import COMPOSITIONS, CompositionTrainer, JointAgent, new_composition_run
+from optkit.drl.envs.caching import equal_allocation
+from optkit.drl.envs.caching_core import CachingEpisode
 from optkit.drl.setup import EVAL_SEED, Choices
 from optkit.errors import OptkitError
 from optkit.gaps import policy_gap
@@ -111,21 +115,37 @@ def score(instance: CachingInstance, solution: optkit.CachingSolution, optimum: 
 
 
 def slot_gaps(
-    joint: JointAgent, instances: list[CachingInstance], caches: list[np.ndarray]
+    play: Callable[[CachingEpisode], float],
+    new_episode: Callable[[CachingInstance], CachingEpisode],
+    instances: list[CachingInstance],
+    caches: list[np.ndarray],
 ) -> list[float]:
-    """Per slot with requests, with each frame's cache the optimal one: (exact − learned) /
-    |exact| of the slot's utility (learned: the slot agent's greedy action)."""
-    assert joint.slot is not None
+    """Per slot with requests, with each frame's cache the optimal one: (exact − played) /
+    |exact| of the slot's utility; ``play`` plays the episode's current slot and returns its
+    utility (a slot agent's greedy action, or a fixed rule)."""
     gaps = []
     for instance, cache in zip(instances, caches, strict=True):
-        ep = joint.new_episode(instance)
+        ep = new_episode(instance)
         while not ep.done:
             ep.begin_frame(cache[ep.frame + 1])
             while not ep.frame_done:
                 best = allocate_slot(ep.c, ep.slot, ep.cache[ep.frame]).value
-                learned = ep.play_action(joint.slot.act(ep.slot_observation(), explore=False))
-                gaps.append((best - learned) / max(abs(best), 1e-9))
+                gaps.append((best - play(ep)) / max(abs(best), 1e-9))
     return gaps
+
+
+def agent_gaps(
+    joint: JointAgent, instances: list[CachingInstance], caches: list[np.ndarray]
+) -> list[float]:
+    """:func:`slot_gaps` of a composition's slot agent (its greedy action)."""
+    slot = joint.slot
+    assert slot is not None
+    return slot_gaps(
+        lambda ep: ep.play_action(slot.act(ep.slot_observation(), explore=False)),
+        joint.new_episode,
+        instances,
+        caches,
+    )
 
 
 def cache_array(instance: CachingInstance, solution: optkit.CachingSolution) -> np.ndarray:
@@ -215,8 +235,15 @@ def run(
     for name, joint in joints.items():
         if joint.slot is None:
             continue
-        gaps = np.array(slot_gaps(joint, instances, caches))
+        gaps = np.array(agent_gaps(joint, instances, caches))
         slot_rows.append((name, joint.comp.slot_agent, gaps))
+    if slot_rows:  # the fixed rule every learned allocation should beat, for scale
+        rule = np.array(
+            slot_gaps(
+                lambda ep: ep.play_slot(*equal_allocation(ep)), CachingEpisode, instances, caches
+            )
+        )
+        slot_rows.append(("(rule)", "equal allocation", rule))
 
     lines = [
         f"## Papers' caching systems ({'quick' if quick else 'full'})",
