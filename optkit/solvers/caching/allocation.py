@@ -657,15 +657,23 @@ def _greedy(
 _Gain = Callable[[list[tuple[int, int]], int], "tuple[float, list[int]] | None"]
 
 
-def _server_sets(
-    d: SlotData, v: int, options: list[tuple[int, int]], gain: _Gain
-) -> list[tuple[float, int, tuple[tuple[int, int], ...]]]:
-    """Every set Q of ``options`` whose steps_min fit server v's capacity, as (G(Q), bitmask of
-    request positions, Q), G descending (the empty set included, G = 0); ``gain(Q,
-    capacity)`` is G with its steps (:func:`_greedy` at some λ, or :meth:`_Priced.gain`)."""
-    rows: list[tuple[float, int, tuple[tuple[int, int], ...]]] = [(0.0, 0, ())]
+def _set_members(
+    d: SlotData, v: int, options: list[tuple[int, int]]
+) -> tuple[list[int], list[tuple[tuple[int, int], ...]], np.ndarray]:
+    """Every set Q of ``options`` whose steps_min fit server v's capacity, the empty set first:
+    (bitmasks of request positions, the sets, membership [set, option]); memoised on
+    the slot (the sets do not depend on λ or ν)."""
+    memo = d.__dict__.setdefault("_set_members", {})
+    key = (v, tuple(options))
+    found = memo.get(key)
+    if found is not None:
+        return found
     capacity = d.step_capacity[v]
+    masks: list[int] = [0]
+    sets: list[tuple[tuple[int, int], ...]] = [()]
+    members: list[tuple[int, ...]] = [()]
     chosen: list[tuple[int, int]] = []
+    positions: list[int] = []
 
     def extend(start: int, used: int, mask: int) -> None:
         for j in range(start, len(options)):
@@ -674,13 +682,70 @@ def _server_sets(
             if used + smin > capacity:
                 continue
             chosen.append((i, k))
-            result = gain(chosen, capacity)
-            assert result is not None
-            rows.append((result[0], mask | 1 << i, tuple(chosen)))
+            positions.append(j)
+            masks.append(mask | 1 << i)
+            sets.append(tuple(chosen))
+            members.append(tuple(positions))
             extend(j + 1, used + smin, mask | 1 << i)
             chosen.pop()
+            positions.pop()
 
     extend(0, 0, 0)
+    table = np.zeros((len(masks), len(options)), bool)
+    for row, held in enumerate(members):
+        table[row, list(held)] = True
+    memo[key] = found = (masks, sets, table)
+    return found
+
+
+def _server_sets(
+    d: SlotData,
+    v: int,
+    options: list[tuple[int, int]],
+    lam: list[float],
+    priced: _Priced | None = None,
+) -> list[tuple[float, int, tuple[tuple[int, int], ...]]]:
+    """Every set Q of ``options`` whose steps_min fit server v's capacity, as (G(Q), bitmask of
+    request positions, Q), G descending (the empty set included, G = 0). At late multipliers
+    ``lam`` G is :func:`_greedy`'s, for all sets at once: the positive pieces of every option
+    in one order of decreasing marginal, each set filling its room (capacity − Σ steps_min)
+    along that order; with ``priced``, :meth:`_Priced.gain` set by set."""
+    masks, sets, held = _set_members(d, v, options)
+    capacity = d.step_capacity[v]
+    if priced is not None:
+        gains = [0.0] + [priced.gain(list(q), capacity)[0] for q in sets[1:]]  # type: ignore[index]
+    else:
+        base = np.empty(len(options))
+        smin = np.empty(len(options))
+        marginal, length, owner = [], [], []
+        for j, (i, k) in enumerate(options):
+            q = d.requests[i]
+            opt = q.edges[k]
+            weight = d.w_delay + d.w_late * lam[i]
+            per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+            smin[j] = opt.steps_min
+            base[j] = (
+                d.w_quality * opt.quality_min
+                - per_step * opt.steps_min
+                - weight * opt.fixed_s
+                - (q.cloud_gain - weight * q.cloud_delay_s)
+            )
+            for start, end, slope in opt.pieces:
+                m = d.w_quality * slope - per_step
+                if m > 0:
+                    marginal.append(m)
+                    length.append(end - start)
+                    owner.append(j)
+        members = held.astype(float)
+        order = np.argsort(-np.array(marginal), kind="stable")
+        m_sorted = np.array(marginal)[order]
+        owned = members[:, np.array(owner, np.int64)[order]] * np.array(length, float)[order]
+        room = capacity - members @ smin
+        before = np.cumsum(owned, axis=1) - owned
+        take = np.clip(room[:, None] - before, 0.0, owned)
+        gains = (members @ base + take @ m_sorted).tolist()
+        gains[0] = 0.0
+    rows = [(g, mask, q) for g, mask, q in zip(gains, masks, sets, strict=True)]
     rows.sort(key=lambda row: -row[0])
     return rows
 
@@ -689,10 +754,11 @@ _Rows = list[tuple[float, int, tuple[tuple[int, int], ...]]]
 
 #: Set packing is used while every server has at most this many sets Q to list (a server that
 #: may serve many requests at once, as t2drl's large preset, keeps the greedy-bound search)
-#: and its search needs at most this many nodes. (edgeaigc medium with dense caches: four
-#: linked servers, up to 13 requests a slot, needs up to ~10^5 packing nodes; below that the
-#: search fell back to the greedy-route bounds and took 10^4 nodes and seconds per slot.)
-MAX_PACKING_SETS = 20_000
+#: and the depth-first packing search, where it runs, needs at most this many nodes. The sets
+#: are listed once per slot and valued for all λ at once; at 20 000 an edgeaigc large slot
+#: (8 servers, 55 requests, 26 000 sets at one server) fell back to the greedy-route bounds
+#: and ran past 120 s, at 100 000 it takes 2.5 s.
+MAX_PACKING_SETS = 100_000
 MAX_PACKING_NODES = 200_000
 
 
@@ -794,7 +860,7 @@ def _pack(
             smin = [reqs[i].edges[k].steps_min for i, k in options]
             if _count_subsets(smin, d.step_capacity[v]) > MAX_PACKING_SETS:
                 return None
-            rows = _server_sets(d, v, options, gain)
+            rows = _server_sets(d, v, options, lam, priced)
             memo[key] = rows
         if required or forbidden:
             rows = [r for r in rows if r[1] & required == required and not r[1] & forbidden]
