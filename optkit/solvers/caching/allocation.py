@@ -19,14 +19,18 @@ is late); the λ of the best solution found tightens it. With w_l = 0 the shares
 on the routing and the bound is exact at once (greedy steps are optimal for a fixed routing).
 
 Several servers: set packing. Each server lists the sets Q of requests it could serve at once
-(their steps_min fit its capacity), each worth G(Q; λ), the best gain over the cloud with its
-steps greedy. The best packing (disjoint sets, one per server: a dynamic program over the
-servers whose state is the requests taken that later servers could also serve — a few on
-linked servers in a ring — or, for small packings, a depth-first search) bounds the slot from above and its
-routing is a solution: when nobody is late at λ = 0, or the packing at the best solution's own
-λ reaches that solution's exact value, the slot is solved without a search (most slots). Else
-the search above runs with packing bounds for the routes it fixes. Servers with more than
-:data:`MAX_PACKING_SETS` sets and small single-server slots keep the greedy-route bounds.
+(their steps_min fit its capacity; listed once per slot), each worth G(Q; λ), the best gain
+over the cloud with its steps greedy (valued for all sets at once). The best packing
+(disjoint sets, one per server: a dynamic program over the servers whose state is the
+requests taken that later servers could also serve — a few on linked servers in a ring — or,
+for small packings, a depth-first search) bounds the slot from above and its routing is a
+solution: when nobody is late at λ = 0, or the packing at the best solution's own λ reaches
+that solution's exact value, the slot is solved without a search (most slots). When λ leaves
+a gap (requests late in the best routing), a packing with each home server's bandwidth priced
+at the best solution's ν instead (:class:`_Priced`: every request keeps its late penalty
+exactly) usually closes it. Else the search above runs with packing bounds for the routes it
+fixes. Servers with more than :data:`MAX_PACKING_SETS` sets and small single-server slots
+keep the greedy-route bounds.
 
 One serving server with many requests (more than :data:`KNAPSACK_MIN_REQUESTS`; t2drl's large
 preset): the greedy-route bounds ignore the step capacity of the requests not yet routed, and
