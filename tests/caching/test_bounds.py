@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 import optkit
 from optkit.instances import instance_from_dict
 from optkit.instances.caching import CachingInstance
-from optkit.solvers.caching.allocation import _pack, _Priced, _Search, allocate_slot, slot_data
+from optkit.solvers.caching.allocation import (
+    _pack,
+    _Priced,
+    _prices,
+    _Search,
+    allocate_slot,
+    slot_data,
+)
 from optkit.solvers.caching.bounds import server_sets
 from optkit.solvers.caching.lagrange import (
     FrameBound,
@@ -136,19 +143,7 @@ def test_priced_packing_bounds_the_slot(inst: CachingInstance, seed: int) -> Non
         route, steps = search.best
         _, shares, lam = search.exact(route, steps)
         optimum = search.best_value
-        own = [
-            float(
-                np.median(
-                    [
-                        (d.w_delay + d.w_late * lam[i]) * d.requests[i].radio_s / shares[i] ** 2
-                        for i in group
-                        if d.requests[i].radio_s > 0 and shares[i] > 0
-                    ]
-                    or [0.0]
-                )
-            )
-            for group in d.groups
-        ]
+        own = _prices(d, shares, lam)
         for nu in (own, [0.0] * len(d.groups), list(rng.exponential(3.0, len(d.groups)))):
             priced = _Priced(d, nu)
             for depth in (0, int(rng.integers(n + 1)), n):
