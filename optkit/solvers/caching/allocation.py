@@ -48,7 +48,6 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -527,15 +526,15 @@ class _Priced:
     steps). Each request keeps its late penalty exactly — where λ ∈ [0, 1] relaxes it, which
     is loose when the best routing has requests late — and its value is concave in its steps
     (the priced radio value is concave and non-increasing in the delay), so a set's best steps
-    under a capacity are greedy over unit steps. ``ν`` of the best solution's shares (the
-    multiplier of their Σ b ≤ 1) makes the bound exact at that solution's routing and steps."""
+    under a capacity are greedy over unit steps. With ``ν`` of the best solution's shares (the
+    multiplier of their Σ b ≤ 1) the priced value of that solution's own routing and steps is
+    its exact value."""
 
     def __init__(self, d: SlotData, nu: list[float]) -> None:
         self.d = d
         self.key = tuple(nu)
         reqs = d.requests
         self.constant = float(sum(nu))
-        self.cloud: list[float] = []
         self.base: dict[tuple[int, int], float] = {}  # value at steps_min − cloud
         self.steps: dict[tuple[int, int], np.ndarray] = {}  # unit-step increments
         for i, q in enumerate(reqs):
@@ -544,7 +543,6 @@ class _Priced:
                 q.radio_s, q.max_delay_s, np.array([q.cloud_delay_s]), price, d.w_delay, d.w_late
             )
             cloud = q.cloud_gain - d.w_delay * q.cloud_delay_s + float(radio[0])
-            self.cloud.append(cloud)
             self.constant += cloud
             for k, opt in enumerate(q.edges):
                 steps = np.arange(opt.steps_min, opt.steps_max + 1)
@@ -656,9 +654,6 @@ def _greedy(
         value += marginal * take
         room -= take
     return value, steps
-
-
-_Gain = Callable[[list[tuple[int, int]], int], "tuple[float, list[int]] | None"]
 
 
 def _set_members(
@@ -828,9 +823,6 @@ def _pack(
                     (i, k, q.model, _best_alone(d, opt, d.w_delay) > cloud)
                 )
         d.__dict__["_packing_options"] = per_server
-    gain: _Gain = (
-        priced.gain if priced is not None else lambda chosen, cap: _greedy(d, chosen, cap, lam)
-    )
     lists = []
     for v in sorted(per_server):
         options = []
@@ -882,7 +874,12 @@ def _pack(
     for (v, rows), idx in zip(lists, best_pick, strict=True):
         chosen = list(rows[idx][2])
         if chosen:
-            result = gain(chosen, d.step_capacity[v])
+            capacity = d.step_capacity[v]
+            result = (
+                _greedy(d, chosen, capacity, lam)
+                if priced is None
+                else priced.gain(chosen, capacity)
+            )
             assert result is not None
             for (i, k), s_i in zip(chosen, result[1], strict=True):
                 packed[i], steps[i] = k, s_i
