@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 
 import optkit
@@ -135,3 +137,14 @@ tiny_instances = st.one_of(
     st.builds(preset_instance, st.sampled_from(["t2drl", "edgeaigc"]), st.integers(0, 10_000)),
     hand_made(),
 )
+
+
+def random_slot_caches(
+    inst: CachingInstance, rng: np.random.Generator, density: float = 0.7
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Each slot with requests, with a random cache of its frame (each (server, model) cached
+    with probability ``density``, storage ignored: the per-slot allocation takes any cache)."""
+    c = inst.compiled
+    for g in range(c.n_slots):
+        if len(c.slot_requests(g)):
+            yield g, rng.random((c.n_servers, c.n_models)) < density

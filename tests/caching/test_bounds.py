@@ -32,7 +32,7 @@ from optkit.solvers.caching.lagrange import (
 )
 from optkit.solvers.caching.plan import SlotValues
 from optkit.solvers.caching.shares import bandwidth_price, group_shares, priced_radio_value
-from tests.caching.conftest import hand_made, preset_instance, tiny_instances
+from tests.caching.conftest import hand_made, preset_instance, random_slot_caches, tiny_instances
 
 TOL = 1e-9
 
@@ -114,11 +114,7 @@ def _plain_search(inst: CachingInstance, g: int, cache: np.ndarray) -> float:
 @given(hand_made(), st.integers(0, 2**32 - 1))
 def test_packing_allocation_agrees_with_plain_search(inst: CachingInstance, seed: int) -> None:
     c = inst.compiled
-    rng = np.random.default_rng(seed)
-    for g in range(c.n_slots):
-        if not len(c.slot_requests(g)):
-            continue
-        cache = rng.random((c.n_servers, c.n_models)) < 0.7
+    for g, cache in random_slot_caches(inst, np.random.default_rng(seed)):
         value = allocate_slot(c, g, cache).value
         assert abs(value - _plain_search(inst, g, cache)) <= TOL * max(1.0, abs(value))
 
@@ -130,12 +126,9 @@ def test_priced_packing_bounds_the_slot(inst: CachingInstance, seed: int) -> Non
     the first requests fixed."""
     c = inst.compiled
     rng = np.random.default_rng(seed)
-    for g in range(c.n_slots):
+    for g, cache in random_slot_caches(inst, rng):
         d = slot_data(c, g)
         n = len(d.requests)
-        if not n:
-            continue
-        cache = rng.random((c.n_servers, c.n_models)) < 0.7
         search = _Search(d, cache)
         search.packing_failed = True
         search.run()

@@ -18,7 +18,7 @@ from optkit.solvers.caching import allocation
 from optkit.solvers.caching.allocation import _Search, allocate_slot, slot_data
 from optkit.solvers.caching.shares import priced_radio_value
 from optkit.solvers.caching.slot_knapsack import KnapsackSearch, priced_values
-from tests.caching.conftest import hand_made
+from tests.caching.conftest import hand_made, random_slot_caches
 from tests.caching.test_bounds import _plain_search
 from tests.caching.test_exact import _brute_slot
 
@@ -134,12 +134,7 @@ def test_knapsack_search_agrees_with_brute_force(inst: CachingInstance, seed: in
 def test_knapsack_search_agrees_on_hand_made_slots(inst: CachingInstance, seed: int) -> None:
     """Every slot of the varied tiny instances, several servers included (where a request may
     be taken by two servers in a bound and the search branches it apart)."""
-    c = inst.compiled
-    rng = np.random.default_rng(seed)
-    for g in range(c.n_slots):
-        if not len(c.slot_requests(g)):
-            continue
-        cache = rng.random((c.n_servers, c.n_models)) < 0.7
+    for g, cache in random_slot_caches(inst, np.random.default_rng(seed)):
         brute = _brute_slot(inst, g, cache)
         assert abs(_knapsack_value(inst, g, cache) - brute) <= TOL * max(1.0, abs(brute))
 
