@@ -96,6 +96,34 @@ def test_frame_bounds_never_below_exact_values(inst: CachingInstance, seed: int)
                     assert node.value >= best - TOL * max(1.0, abs(best))
 
 
+@settings(max_examples=25)
+@given(tiny_instances)
+def test_a_frames_maximum_lies_on_maximal_classes(inst: CachingInstance) -> None:
+    """The frame searches skip classes whose cache is a strict subset of another class's:
+    every class has a maximal class at least as good, so the frame's maximum is among them."""
+    c = inst.compiled
+    sets = [server_sets(c, v) for v in range(c.n_servers)]
+    for t in range(c.frames):
+        tables = FrameTables(c, t, sets)
+        for reps, maximal in zip(tables.class_rep, tables.class_maximal, strict=True):
+            for k in range(len(reps)):
+                supersets = [j for j in range(len(reps)) if j != k and (reps[j] >= reps[k]).all()]
+                assert maximal[k] == (not supersets)
+        exact = _frame_values(inst, t, tables)
+        for classes, value in exact.items():
+            better = [
+                other
+                for other, v in exact.items()
+                if all(tables.class_maximal[u][k] for u, k in enumerate(other))
+                and all(
+                    (tables.class_rep[u][k] >= tables.class_rep[u][j]).all()
+                    for u, (j, k) in enumerate(zip(classes, other, strict=True))
+                )
+            ]
+            assert better
+            assert max(exact[o] for o in better) >= value - TOL * max(1.0, abs(value))
+
+
 def _group_prices(inst: CachingInstance, rng: np.random.Generator) -> np.ndarray:
     """A random bandwidth price per (slot, home server), given per request."""
     c = inst.compiled

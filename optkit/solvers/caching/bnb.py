@@ -16,9 +16,12 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    steps, close to the Lagrangian dual.
 2. **Each frame's maximum** U_t, by a depth-first branch-and-bound over the servers' cache
    *classes* of the frame (a class: the sets that agree on every model that can matter in that
-   frame). Node bounds re-optimise π (warm-started from the parent); at a leaf the slots are
-   valued exactly one by one, and the leaf is dropped as soon as its exact slots plus the
-   bounds of the others fall below the best.
+   frame). Only *maximal* classes are branched on (none of the server's other classes caches
+   a strict superset): a larger cache only adds options, so the maximum lies among them
+   (edgeaigc: about a third of each server's classes). Node bounds re-optimise π
+   (warm-started from the parent); at a leaf the slots are valued exactly one by one, and the
+   leaf is dropped as soon as its exact slots plus the bounds of the others fall below the
+   best.
 3. **Candidates.** The same search collects every joint class of frame t that can lie on a
    path at least as good as the incumbent: exact value + a bound of the rest of the path ≥
    incumbent, the rest bounded by the least of (a) Σ_{u≠t} U_u less the GB the frame's sets
@@ -586,11 +589,13 @@ class _Solver:
         threshold: Callable[[], float],
         leaf: Callable[[tuple[int, ...], list[np.ndarray], float], None],
         live: bool = False,
+        maximal: bool = False,
     ) -> None:
         """Depth-first branch-and-bound over frame t's joint classes: ``leaf(classes, π per
         late multiplier, threshold)`` for every joint class whose node bounds (with
         ``variants``) reach ``threshold()`` (read again at every node: it may rise).
-        ``live``: meanwhile the open nodes bound frame t's maximum (:meth:`update_bound`)."""
+        ``live``: meanwhile the open nodes bound frame t's maximum (:meth:`update_bound`).
+        ``maximal``: only maximal classes (enough for the maximum, not for the candidates)."""
         fr = self.frames[t]
         tab = fr.tables
         E = self.c.n_servers
@@ -626,7 +631,10 @@ class _Solver:
                 for total, rows in zip(node.totals, node.rows, strict=True):
                     row = rows[v]
                     child = np.minimum(child, total - row.max() + row)
-            keep = np.flatnonzero(child >= theta)
+            allowed = child >= theta
+            if maximal:
+                allowed &= tab.class_maximal[v]
+            keep = np.flatnonzero(allowed)
             for k in keep[np.argsort(child[keep])]:  # the best child is popped first
                 nxt = list(fixed)
                 nxt[v] = int(k)
@@ -678,7 +686,7 @@ class _Solver:
                 fr.best = value
                 self.replace_frame(t, classes)
 
-        self.search(t, [Variant(0.0, None)], threshold, leaf, live=True)
+        self.search(t, [Variant(0.0, None)], threshold, leaf, live=True, maximal=True)
         fr.solved = True
         self.update_bound()
         self.log(force=True)

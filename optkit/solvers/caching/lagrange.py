@@ -111,7 +111,8 @@ class FrameTables:
 
     ``sets[v]``: server v's cache sets (bool [sets, models]); ``class_of[v][i]``: the class of
     set i in this frame; ``class_rep[v][k]``: the class's cache restricted to the models that
-    matter here (bool [models]); ``class_members[v][k]``: its sets.
+    matter here (bool [models]); ``class_members[v][k]``: its sets; ``class_maximal[v][k]``:
+    whether no other class of v caches a strict superset of it.
     """
 
     def __init__(self, c: CompiledCaching, t: int, sets: list[np.ndarray]) -> None:
@@ -170,6 +171,9 @@ class FrameTables:
             self.class_of.append(inverse)
             self.class_rep.append(reps)
             self.class_members.append([np.flatnonzero(inverse == k) for k in range(len(reps))])
+        # a class whose cache is a strict subset of another's is never worth more in this
+        # frame (a larger cache only adds options): the frame's maximum is among the others
+        self.class_maximal = [_maximal(reps) for reps in self.class_rep]
 
         # flat layout of every pair's subsets, their request columns and bitmask buckets
         n_sub = [len(p.need) for p in pairs]
@@ -290,6 +294,15 @@ class FrameTables:
                         )
             if not found:
                 break
+
+
+def _maximal(reps: np.ndarray) -> np.ndarray:
+    """Which rows of ``reps`` (bool [classes, models], distinct) are no strict subset of
+    another row."""
+    as_int = reps.astype(np.int64)
+    shared = as_int @ as_int.T  # [k, j]: models in both rows
+    contains = shared == as_int.sum(axis=1)[:, None]  # [k, j]: row j ⊇ row k
+    return contains.sum(axis=1) == 1  # only itself
 
 
 class FrameBound:
