@@ -1,6 +1,10 @@
-"""One HiGHS quirk shared by every method that runs HiGHS through Pyomo."""
+"""HiGHS quirks shared by every part of optkit that runs HiGHS."""
 
 from __future__ import annotations
+
+import os
+import sys
+from typing import Any
 
 
 def reset_highs_threads() -> None:
@@ -10,3 +14,24 @@ def reset_highs_threads() -> None:
     import highspy
 
     highspy.Highs.resetThreadScheduler(True)
+
+
+def quiet_highs() -> Any:
+    """A new ``highspy.Highs`` with its output off. The first one made in a process prints a
+    banner on the process's standard output from C++ (not through ``sys.stdout``), which would
+    end up inside machine-readable output such as ``optkit solve --json``: it is made here with
+    file descriptor 1 pointed at the null device."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("threads", 1)
+    return highs

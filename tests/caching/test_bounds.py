@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 import optkit
 from optkit.instances import instance_from_dict
 from optkit.instances.caching import CachingInstance
+from optkit.solvers.caching import allocation
 from optkit.solvers.caching.allocation import (
+    SlotData,
     _pack,
     _Priced,
     _prices,
@@ -187,6 +189,52 @@ def test_packing_allocation_on_three_linked_servers() -> None:
         alloc = allocate_slot(c, g, cache)
         plain = _plain_search(inst, g, cache)
         assert abs(alloc.value - plain) <= TOL * max(1.0, abs(plain))
+
+
+@given(hand_made(), st.integers(0, 2**32 - 1))
+def test_milp_packing_agrees_with_the_listed_packing(inst: CachingInstance, seed: int) -> None:
+    """The packing as HiGHS's MILP (used where the sets are too many to list) has the listed
+    packing's value, at λ = 0, at random late multipliers and with random bandwidth prices,
+    with the first requests' routes fixed to the optimum's or to the cloud."""
+    c = inst.compiled
+    rng = np.random.default_rng(seed)
+    for g, cache in random_slot_caches(inst, rng):
+        d = slot_data(c, g)
+        n = len(d.requests)
+        search = _Search(d, cache)
+        search.packing_failed = True
+        search.run()
+        assert search.best is not None
+        optimum_route = search.best[0]
+        for lam in ([0.0] * n, list(rng.random(n))):
+            priced_by = (None, _Priced(d, list(rng.exponential(3.0, len(d.groups)))))
+            for priced in priced_by:
+                for route in (optimum_route, [-1] * n):
+                    depth = int(rng.integers(n + 1))
+                    listed = _pack(d, cache, lam, route, depth, {}, priced)
+                    with pytest.MonkeyPatch.context() as patch:
+                        patch.setattr(allocation, "MAX_PACKING_SETS", 0)  # nothing is listed
+                        milp = _pack(SlotData(c, g), cache, lam, route, depth, {}, priced)
+                    assert listed is not None and milp is not None
+                    assert milp[0] == pytest.approx(listed[0], rel=TOL, abs=TOL)
+
+
+def test_milp_packing_allocation_on_three_linked_servers() -> None:
+    """edgeaigc small (three servers on a ring, late weight 2) with every packing a MILP: the
+    allocation has the plain search's value."""
+    inst = optkit.generate("caching", "edgeaigc", "small", seed=7)[0]
+    assert isinstance(inst, CachingInstance)
+    c = inst.compiled
+    sets = [server_sets(c, v) for v in range(c.n_servers)]
+    rng = np.random.default_rng(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(allocation, "MAX_PACKING_SETS", 0)
+        for _ in range(20):
+            g = int(rng.integers(c.n_slots))
+            cache = np.stack([s[rng.integers(len(s))] for s in sets])
+            alloc = allocate_slot(c, g, cache)
+            plain = _plain_search(inst, g, cache)
+            assert abs(alloc.value - plain) <= TOL * max(1.0, abs(plain))
 
 
 @settings(max_examples=15)

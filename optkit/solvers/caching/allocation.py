@@ -29,16 +29,18 @@ that solution's exact value, the slot is solved without a search (most slots). W
 a gap (requests late in the best routing), a packing with each home server's bandwidth priced
 at the best solution's ν instead (:class:`_Priced`: every request keeps its late penalty
 exactly) usually closes it. Else the search above runs with packing bounds for the routes it
-fixes. Servers with more than :data:`MAX_PACKING_SETS` sets and small single-server slots
-keep the greedy-route bounds.
+fixes. Small single-server slots keep the greedy-route bounds. Packings too large to list (a
+server with more than :data:`MAX_PACKING_SETS` sets; edgeaigc's large preset: 8 servers, ~45
+requests a slot) are solved as a MILP by HiGHS (:func:`_packing_milp`): a binary per
+(request, serving option), the step pieces as bounded amounts, one knapsack row per server;
+its solution is re-valued exactly, and HiGHS's optimum is trusted to :data:`MILP_TRUST`
+relative (its own tolerances), the one place where the allocation relies on another solver.
 
 One serving server with many requests (more than :data:`KNAPSACK_MIN_REQUESTS`; t2drl's large
 preset): the greedy-route bounds ignore the step capacity of the requests not yet routed, and
 the search took up to minutes on one slot. These slots go to
 :mod:`optkit.solvers.caching.slot_knapsack`: bandwidth priced per home server, the step
 capacity kept whole as a knapsack solved by dynamic programming, branching on routes and steps.
-Slots where several servers compete for requests and the packing is too large to list
-(edgeaigc's large preset) are still slow: see the README's allocation figures.
 
 Units: seconds, denoising steps; values are utilities (the objective's units).
 """
@@ -49,6 +51,7 @@ import itertools
 import math
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -751,13 +754,11 @@ def _server_sets(
 
 _Rows = list[tuple[float, int, tuple[tuple[int, int], ...]]]
 
-#: Set packing is used while every server has at most this many sets Q to list (a server that
-#: may serve many requests at once, as t2drl's large preset, keeps the greedy-bound search)
-#: and the depth-first packing search, where it runs, needs at most this many nodes. The sets
-#: are listed once per slot and valued for all λ at once; at 20 000 an edgeaigc large slot
-#: (8 servers, 55 requests, 26 000 sets at one server) fell back to the greedy-route bounds
-#: and ran past 120 s, at 100 000 it takes 2.5 s.
-MAX_PACKING_SETS = 100_000
+#: The packing lists every server's sets Q while each has at most this many and the
+#: depth-first packing search, where it runs, looks at most at this many rows; past either,
+#: the packing is HiGHS's MILP (:func:`_packing_milp`). The sets are listed once per slot and
+#: valued for all λ at once.
+MAX_PACKING_SETS = 5_000
 MAX_PACKING_NODES = 200_000
 
 
@@ -789,10 +790,10 @@ def _pack(
     constant; requests < ``depth`` keep their ``route`` (an index into requests[i].edges, or
     −1 for the cloud). An upper bound of the slot's value under those routes (Lagrangian
     duality on the late penalty), attained when nobody is late at its shares and λ = 0.
-    Returns (bound, route, steps); −inf when the fixed routes do not fit; None when some
-    server has more than :data:`MAX_PACKING_SETS` sets Q to list or the packing search more
-    than :data:`MAX_PACKING_NODES` nodes. Sets Q are memoised on the
-    slot for λ = 0 and in ``memo`` otherwise. With ``priced`` the bandwidth is priced instead
+    Returns (bound, route, steps); −inf when the fixed routes do not fit; None when the
+    packing is too large to list (:data:`MAX_PACKING_SETS`, :data:`MAX_PACKING_NODES`) and
+    HiGHS's MILP of it ends without an optimum. Sets Q are memoised on the slot for λ = 0 and
+    in ``memo`` otherwise. With ``priced`` the bandwidth is priced instead
     of the late penalty (``lam`` is ignored): the same packing over :class:`_Priced`'s gains."""
     reqs = d.requests
     constant = 0.0
@@ -823,7 +824,7 @@ def _pack(
                     (i, k, q.model, _best_alone(d, opt, d.w_delay) > cloud)
                 )
         d.__dict__["_packing_options"] = per_server
-    lists = []
+    servers: list[tuple[int, list[tuple[int, int]], int, int]] = []
     for v in sorted(per_server):
         options = []
         required = forbidden = 0
@@ -849,8 +850,36 @@ def _pack(
             if positive:
                 options.append((i, k))  # else never better than the cloud here
         options.sort()
+        servers.append((v, options, required, forbidden))
+    found = _listed_packing(d, servers, lam, priced, memo, None if zero else tuple(lam))
+    if found is None:
+        found = _packing_milp(d, servers, lam, priced)
+        if found is None:
+            return None
+    best_value, packed, steps = found
+    if not math.isfinite(best_value):
+        return -math.inf, [], []
+    return constant + best_value, packed, steps
+
+
+def _listed_packing(
+    d: SlotData,
+    servers: list[tuple[int, list[tuple[int, int]], int, int]],
+    lam: list[float],
+    priced: _Priced | None,
+    memo: dict[tuple[object, ...], _Rows],
+    lam_key: tuple[float, ...] | None,
+) -> tuple[float, list[int], list[int]] | None:
+    """The packing of :func:`_pack` over every server's listed sets Q (``servers``: per server
+    its options, the requests it must serve and those it must not, as bitmasks): (Σ G, route,
+    steps), or None when a server has more than :data:`MAX_PACKING_SETS` sets or
+    :func:`_best_packing` is beyond its limits. Each server's sets are memoised in ``memo``
+    under its options, ``lam_key`` and the prices."""
+    reqs = d.requests
+    lists = []
+    for v, options, required, forbidden in servers:
         prices = None if priced is None else priced.key
-        key: tuple[object, ...] = (v, tuple(options), None if zero else tuple(lam), prices)
+        key: tuple[object, ...] = (v, tuple(options), lam_key, prices)
         rows = memo.get(key)
         if rows is None:
             smin = [reqs[i].edges[k].steps_min for i, k in options]
@@ -874,16 +903,165 @@ def _pack(
     for (v, rows), idx in zip(lists, best_pick, strict=True):
         chosen = list(rows[idx][2])
         if chosen:
-            capacity = d.step_capacity[v]
-            result = (
-                _greedy(d, chosen, capacity, lam)
-                if priced is None
-                else priced.gain(chosen, capacity)
-            )
+            result = _set_gain(d, chosen, d.step_capacity[v], lam, priced)
             assert result is not None
             for (i, k), s_i in zip(chosen, result[1], strict=True):
                 packed[i], steps[i] = k, s_i
-    return constant + best_value, packed, steps
+    return best_value, packed, steps
+
+
+def _set_gain(
+    d: SlotData,
+    chosen: list[tuple[int, int]],
+    capacity: int,
+    lam: list[float],
+    priced: _Priced | None,
+) -> tuple[float, list[int]] | None:
+    """G(Q) of one server's set and its steps: :func:`_greedy` at ``lam``, or
+    :meth:`_Priced.gain` with ``priced``."""
+    return _greedy(d, chosen, capacity, lam) if priced is None else priced.gain(chosen, capacity)
+
+
+#: HiGHS's packing MILP (:func:`_packing_milp`) is trusted to this relative gap (its own
+#: tolerances): its solution, re-valued exactly, is the packing's value unless HiGHS's dual
+#: bound lies further above it, and then that bound is.
+MILP_TRUST = 1e-9
+_HIGHS: list[Any] = []  # one HiGHS object per process, made on first use
+
+
+def _packing_milp(
+    d: SlotData,
+    servers: list[tuple[int, list[tuple[int, int]], int, int]],
+    lam: list[float],
+    priced: _Priced | None,
+) -> tuple[float, list[int], list[int]] | None:
+    """The packing of :func:`_pack` as a MILP solved by HiGHS, for packings too large to list
+    (edgeaigc large: 8 servers, ~50 requests a slot). A binary y per (request, serving option)
+    that the packing may use — at most one per request; the fixed routes' y fixed — and per
+    option its positive step pieces (at ``lam``: the quality curve's pieces; with ``priced``:
+    unit steps) as amounts t ≥ 0 up to each piece's length, Σ t ≤ (their total)·y; per server
+    Σ (steps_min·y + t) ≤ its step capacity. Maximising Σ base·y + Σ marginal·t is the
+    packing: for a fixed y the pieces fill in order of marginal, as G(Q) does (integral:
+    lengths and capacities are integers). Returns (Σ G, route, steps) like
+    :func:`_listed_packing`; −inf when the fixed routes do not fit; None when HiGHS ends
+    without an optimum."""
+    import highspy
+
+    from optkit.solvers.highs_threads import quiet_highs
+
+    reqs = d.requests
+    cost: list[float] = []
+    upper: list[float] = []
+    lower: list[float] = []
+    integer: list[bool] = []
+    entries: list[tuple[int, int, float]] = []  # (row, column, coefficient)
+    row_upper: list[float] = []
+    request_row: dict[int, int] = {}
+    y_columns: list[tuple[int, int, int]] = []  # (column, request, option)
+
+    def column(c: float, lo: float, hi: float, is_integer: bool) -> int:
+        cost.append(c)
+        lower.append(lo)
+        upper.append(hi)
+        integer.append(is_integer)
+        return len(cost) - 1
+
+    def row(hi: float) -> int:
+        row_upper.append(hi)
+        return len(row_upper) - 1
+
+    for v, options, required, forbidden in servers:
+        capacity = row(float(d.step_capacity[v]))
+        for i, k in options:
+            if forbidden >> i & 1:
+                continue
+            opt = reqs[i].edges[k]
+            if priced is None:
+                q = reqs[i]
+                weight = d.w_delay + d.w_late * lam[i]
+                per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+                base = (
+                    d.w_quality * opt.quality_min
+                    - per_step * opt.steps_min
+                    - weight * opt.fixed_s
+                    - (q.cloud_gain - weight * q.cloud_delay_s)
+                )
+                pieces = [
+                    (d.w_quality * slope - per_step, float(end - start))
+                    for start, end, slope in opt.pieces
+                    if d.w_quality * slope - per_step > 0
+                ]
+            else:
+                base = priced.base[i, k]
+                pieces = [(float(g), 1.0) for g in priced.steps[i, k] if g > 0]
+            fixed = bool(required >> i & 1)
+            y = column(base, 1.0 if fixed else 0.0, 1.0, True)
+            y_columns.append((y, i, k))
+            entries.append((capacity, y, float(opt.steps_min)))
+            if i not in request_row:
+                request_row[i] = row(1.0)
+            entries.append((request_row[i], y, 1.0))
+            if pieces:
+                link = row(0.0)
+                entries.append((link, y, -sum(length for _, length in pieces)))
+                for marginal, length in pieces:
+                    t = column(marginal, 0.0, length, False)
+                    entries.append((capacity, t, 1.0))
+                    entries.append((link, t, 1.0))
+    if not y_columns:
+        return 0.0, [-1] * len(reqs), [0] * len(reqs)
+    n_cols = len(cost)
+    order = sorted(range(len(entries)), key=lambda e: entries[e][1])
+    starts = np.searchsorted(np.array([entries[e][1] for e in order]), np.arange(n_cols + 1))
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = len(row_upper)
+    lp.col_cost_ = np.array(cost)
+    lp.col_lower_ = np.array(lower)
+    lp.col_upper_ = np.array(upper)
+    lp.row_lower_ = np.full(len(row_upper), -highspy.kHighsInf)
+    lp.row_upper_ = np.array(row_upper)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = starts.astype(np.int32)
+    lp.a_matrix_.index_ = np.array([entries[e][0] for e in order], np.int32)
+    lp.a_matrix_.value_ = np.array([entries[e][2] for e in order])
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if x else highspy.HighsVarType.kContinuous for x in integer
+    ]
+    if not _HIGHS:
+        highs = quiet_highs()
+        highs.setOptionValue("mip_rel_gap", 0.0)
+        highs.setOptionValue("mip_abs_gap", 0.0)
+        _HIGHS.append(highs)
+    highs = _HIGHS[0]
+    highs.passModel(lp)
+    highs.run()
+    status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return -math.inf, [], []
+    if status != highspy.HighsModelStatus.kOptimal:
+        return None
+    x = highs.getSolution().col_value
+    dual = float(highs.getInfo().mip_dual_bound)
+    packed = [-1] * len(reqs)
+    chosen: dict[int, list[tuple[int, int]]] = {}
+    for y, i, k in y_columns:
+        if x[y] > 0.5:
+            packed[i] = k
+            chosen.setdefault(reqs[i].edges[k].server, []).append((i, k))
+    steps = [0] * len(reqs)
+    value = 0.0
+    for v, served in chosen.items():
+        result = _set_gain(d, served, d.step_capacity[v], lam, priced)
+        if result is None:
+            return None  # HiGHS's tolerances let a set overfill: no trusted answer
+        value += result[0]
+        for (i, _), s_i in zip(served, result[1], strict=True):
+            steps[i] = s_i
+    if dual > value + MILP_TRUST * max(1.0, abs(value)):
+        value = dual
+    return value, packed, steps
 
 
 def _best_packing(
@@ -1008,7 +1186,8 @@ def _packing_program(lists: list[tuple[int, _Rows]]) -> tuple[float, list[int]] 
 def _packing_search(lists: list[tuple[int, _Rows]]) -> tuple[float, list[int]] | None:
     """The best packing by depth-first search over the servers' sets (fewest sets first, G
     descending), bounded by each later server's best set disjoint from the requests already
-    served; None past :data:`MAX_PACKING_NODES` nodes."""
+    served; None past :data:`MAX_PACKING_NODES` rows looked at (a node with long lists looks
+    at many: counting nodes alone let one edgeaigc large slot run for minutes)."""
     order = sorted(range(len(lists)), key=lambda j: len(lists[j][1]))
     rows_of = [lists[j][1] for j in order]
     n = len(rows_of)
@@ -1016,19 +1195,24 @@ def _packing_search(lists: list[tuple[int, _Rows]]) -> tuple[float, list[int]] |
     best_pick: list[int] = []
     pick = [0] * n
 
-    def best_disjoint(j: int, used: int) -> float:
-        for g, mask, _ in rows_of[j]:
-            if not mask & used:
-                return g
-        return -math.inf
-
     budget = [MAX_PACKING_NODES]
+
+    def spend(rows: int) -> None:
+        budget[0] -= rows
+        if budget[0] < 0:
+            raise _TooLarge
+
+    def best_disjoint(j: int, used: int) -> float:
+        for seen, (g, mask, _) in enumerate(rows_of[j]):
+            if not mask & used:
+                spend(seen + 1)
+                return g
+        spend(len(rows_of[j]))
+        return -math.inf
 
     def dfs(j: int, used: int, value: float) -> None:
         nonlocal best_value, best_pick
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise _TooLarge
+        spend(1)
         if j == n:
             if value > best_value:
                 best_value, best_pick = value, list(pick)
@@ -1037,6 +1221,7 @@ def _packing_search(lists: list[tuple[int, _Rows]]) -> tuple[float, list[int]] |
         for idx, (g, mask, _) in enumerate(rows_of[j]):
             if value + g + rest <= best_value:
                 break  # sorted: nothing further in this list does better
+            spend(1)
             if mask & used:
                 continue
             pick[j] = idx
@@ -1094,7 +1279,8 @@ def allocate_slot(
     """The optimal routing, shares and steps of slot ``global_slot`` (= frame·slots_per_frame +
     slot) given ``cache_of_frame`` (bool [servers, models], the caches of that slot's frame).
 
-    Exact to 1e-10 relative (see the module docstring); every returned decision is feasible.
+    Exact to 1e-10 relative (1e-9 where a packing is HiGHS's MILP; see the module
+    docstring); every returned decision is feasible.
     """
     data = slot_data(c, global_slot)
     n = len(data.requests)
