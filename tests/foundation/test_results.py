@@ -9,7 +9,7 @@ import pytest
 
 import optkit
 from optkit.errors import InvalidFileError
-from optkit.gaps import agree, normalised_regret, policy_gap, solver_gap
+from optkit.gaps import agree, beats, normalised_regret, policy_gap, solver_gap
 from optkit.instances import instance_from_dict
 from optkit.instances.solution import CachingSolution, RequestDecision
 from optkit.solvers import Status, append_results, finish, read_results
@@ -82,3 +82,28 @@ def test_gap_conventions() -> None:
     assert normalised_regret(3.0, 2.0, 2.0, "min") is None
     assert agree(1.0, 1.0 + 5e-7) and not agree(1.0, 1.0 + 5e-6)
     assert agree(1e-9, 0.0)
+
+
+@pytest.mark.parametrize("sense", ["maximise", "MAX", "", None, "minimize"])
+def test_a_sense_other_than_max_or_min_is_refused(sense) -> None:
+    # "maximise" was silently measured as minimisation
+    with pytest.raises(ValueError, match=r"sense must be 'max' or 'min'"):
+        policy_gap(1.0, 2.0, sense)
+    with pytest.raises(ValueError, match=r"sense must be 'max' or 'min'"):
+        normalised_regret(1.0, 2.0, 0.0, sense)
+    with pytest.raises(ValueError, match=r"sense must be 'max' or 'min'"):
+        solver_gap(1.0, 2.0, sense)
+    with pytest.raises(ValueError, match=r"sense must be 'max' or 'min'"):
+        beats(1.0, 2.0, sense)
+
+
+def test_agree_refuses_a_negative_tolerance() -> None:
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        agree(1.0, 1.0, -1e-6)
+
+
+def test_beats_means_better_beyond_the_agreement_tolerance() -> None:
+    assert beats(10.1, 10.0, "max") and not beats(10.1, 10.0, "min")
+    assert beats(9.9, 10.0, "min") and not beats(9.9, 10.0, "max")
+    assert not beats(10.0 + 5e-6, 10.0, "max")  # within 1e-6 · 10: they agree
+    assert beats(-15.2, -20.0, "max")
