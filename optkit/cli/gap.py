@@ -13,29 +13,18 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from optkit.cli.common import err, expand_files, num, out, percent, seconds
+from optkit.cli.common import err, num, out, percent, seconds
 from optkit.errors import OptkitError
-from optkit.instances.io import Instance, load_instance
 from optkit.instances.jsonio import write_text_atomic
-from optkit.measure import GapReport, MethodRow, foresight, measure, references
-
-
-def load_set(folder: Path) -> list[Instance]:
-    """The instances of a folder (one family; one-line errors otherwise)."""
-    if not folder.is_dir():
-        raise OptkitError(f"{folder}: not a folder")
-    try:
-        files = expand_files([folder])
-    except OptkitError:
-        raise OptkitError(f"{folder}: no instance files (*.json) in this folder") from None
-    instances = [load_instance(p) for p in files]
-    families = sorted({i.family for i in instances})
-    if len(families) > 1:
-        raise OptkitError(
-            f"{folder}: mixed families ({' and '.join(families)}); one family per gap table"
-        )
-    return instances
-
+from optkit.measure import (
+    GapReport,
+    MethodRow,
+    check_methods,
+    foresight,
+    load_set,
+    measure,
+    references,
+)
 
 FIGURE_TITLES = {
     "hit_ratio": "hit ratio",
@@ -200,6 +189,7 @@ def gap(
     instances = load_set(folder)
     if foresight_samples is not None and instances[0].family != "caching":
         raise OptkitError(f"{folder}: --foresight applies to caching sets only")
+    check_methods(instances[0].family, methods)  # before any reference is solved
     refs, counts = references(instances, folder, results, time_limit)
     report = measure(methods, instances, refs, counts, seed=seed)
     if foresight_samples is not None:

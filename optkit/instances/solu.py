@@ -131,12 +131,30 @@ def reconcile(first: Reference, second: Reference, sense: Sense | None = None) -
         )
     if first.kind == "opt" or second.kind == "opt":
         proof, known = (first, second) if first.kind == "opt" else (second, first)
-        if sense is not None and beats(_value(known), _value(proof), sense):
-            raise OptkitError(_beaten(proof, known, f"{_where(known)} gives", sense))
+        if sense is not None:
+            check_feasible_value(proof, _value(known), f"{_where(known)} gives", sense)
         return proof
     if sense is not None and beats(_value(second), _value(first), sense, tol=0.0):
         return second
     return first
+
+
+def check_feasible_value(ref: Reference, value: float, finder: str, sense: Sense) -> None:
+    """Raise :class:`OptkitError` when a feasible ``value`` proves ``ref`` wrong: it beats a
+    proven optimum by more than the agreement tolerance (DESIGN §4), or the reference says the
+    instance is infeasible. ``finder`` names who found the value (``"lfu finds"``). A value
+    better than a ``=best=`` reference is no contradiction (its gap is just negative)."""
+    if ref.kind == "inf":
+        raise OptkitError(
+            f"{ref.name}: {finder} a feasible value {value:.15g} but {_where(ref)} says the "
+            "instance is infeasible (=inf=); that reference is wrong"
+        )
+    if ref.kind == "opt" and beats(value, _value(ref), sense):
+        goal = "maximising" if sense == "max" else "minimising"
+        raise OptkitError(
+            f"{ref.name}: {finder} a feasible value {value:.15g}, better ({goal}) than the "
+            f"optimum {_show(ref)} that {_where(ref)} proves; that proof is wrong"
+        )
 
 
 def references_from_results(
@@ -171,9 +189,9 @@ def references_from_results(
         if name not in best or beats(_value(ref), _value(best[name]), sense, tol=0.0):
             best[name] = ref
     for name, proof in proofs.items():
-        known, sense = best[name], proof.sense or "max"
-        if beats(_value(known), _value(proof), sense):
-            raise OptkitError(_beaten(proof, known, f"{_where(known)} finds", sense))
+        check_feasible_value(
+            proof, _value(best[name]), f"{_where(best[name])} finds", _sense(proof)
+        )
     return [proofs.get(name) or best[name] for name in sorted(best)]
 
 
@@ -219,13 +237,11 @@ def _where(ref: Reference) -> str:
     return ref.source or f"a ={ref.kind}= reference"
 
 
+def _sense(ref: Reference) -> Sense:
+    if ref.sense is None:  # references from results lines always know theirs
+        raise ValueError(f"{ref.name}: the sense of {_where(ref)} is not known")
+    return ref.sense
+
+
 def _show(ref: Reference) -> str:
     return f"{_value(ref):.15g}"
-
-
-def _beaten(proof: Reference, known: Reference, whose: str, sense: Sense) -> str:
-    goal = "maximising" if sense == "max" else "minimising"
-    return (
-        f"{proof.name}: {whose} a feasible value {_show(known)}, better ({goal}) than the "
-        f"optimum {_show(proof)} that {_where(proof)} proves; that proof is wrong"
-    )
