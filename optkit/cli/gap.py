@@ -15,6 +15,7 @@ from rich.table import Table
 
 from optkit.cli.common import err, num, out, percent, seconds
 from optkit.errors import OptkitError
+from optkit.gaps import AGREE_TOLERANCE
 from optkit.instances.jsonio import write_text_atomic
 from optkit.measure import (
     GapReport,
@@ -34,6 +35,13 @@ FIGURE_TITLES = {
 }
 
 
+def shown(value: float | None) -> float | None:
+    """A gap or a regret as the tables show it: 0 when its size is below the agreement tolerance
+    (DESIGN §4), where it is round-off (``-1.33e-13 %``), not a gap; --json keeps every value
+    exact."""
+    return 0.0 if value is not None and abs(value) < AGREE_TOLERANCE else value
+
+
 def _cells(row: MethodRow) -> list[str]:
     figures = [
         percent(v) if k in ("hit_ratio", "failure_rate") else num(v, 5)
@@ -42,10 +50,10 @@ def _cells(row: MethodRow) -> list[str]:
     return [
         row.method,
         f"{row.solved}" + (f" ({row.errors} refused)" if row.errors else ""),
-        percent(row.mean_gap),
-        percent(row.median_gap),
-        percent(row.p95_gap),
-        num(row.mean_regret, 3),
+        percent(shown(row.mean_gap)),
+        percent(shown(row.median_gap)),
+        percent(shown(row.p95_gap)),
+        num(shown(row.mean_regret), 3),
         num(row.mean_objective, 6),
         *figures,
         seconds(row.time_per_decision_s),
@@ -89,7 +97,8 @@ def _foresight_line(report: GapReport) -> str | None:
     else:
         line = (
             f"foresight bound ({f.samples} relabellings, {f.bounded} instances): no "
-            f"non-anticipative policy can expect a mean gap below {percent(f.mean_gap_bound)}"
+            f"non-anticipative policy can expect a mean gap below "
+            f"{percent(shown(f.mean_gap_bound))}"
         )
     if f.refused and f.mean_gap_bound is not None:
         line += f"; {f.refused} instance(s) not bounded, e.g.: {f.first_refusal}"

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import optkit
+from optkit.cli.gap import markdown, print_table
 from optkit.instances.solu import Reference, write_solu
-from optkit.measure import measure
+from optkit.measure import GapReport, MethodRow, measure
 from optkit.solvers import append_results, finish
 from tests.cli_helpers import cli
 
@@ -215,3 +216,28 @@ def test_measure_refuses_duplicate_instances_and_wrong_families(tiny: Path) -> N
         measure(["local"], [*instances, instances[0]], {}, {})
     with pytest.raises(optkit.OptkitError, match="relax is a caching method"):
         measure(["relax"], instances, {}, {})
+
+
+def test_tables_show_round_off_as_zero(capsys) -> None:
+    row = MethodRow(
+        method="greedy-opt",
+        solved=5,
+        errors=0,
+        mean_gap=3.7e-4,
+        median_gap=-2.46e-15,
+        p95_gap=-1.33e-15,
+        mean_regret=-6.84e-16,
+        mean_objective=0.19,
+        figures={"mean_make_span_s": 0.0129, "failure_rate": 0.0},
+        time_per_decision_s=4.6e-5,
+    )
+    report = GapReport(
+        "scheduling", 5, {"solu": 5, "results": 0, "solved": 0, "best": 0, "none": 0}, [row]
+    )
+    text = markdown(report)
+    assert "| greedy-opt | 5 | 0.037 % | 0 % | 0 % | 0.0 | 0.19 |" in text
+    assert "e-1" not in text
+    print_table(report)
+    out = capsys.readouterr().out
+    assert "0.037 %" in out and "e-1" not in out
+    assert report.to_json()["rows"][0]["median_gap"] == -2.46e-15  # --json stays exact
