@@ -13,6 +13,7 @@ one of them is wrong, and a gap measured against the wrong one would be silently
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ from optkit.instances.common import SENSE
 from optkit.instances.jsonio import write_text_atomic
 
 Kind = Literal["opt", "best", "inf"]
+
+#: Bad lines reported one by one; the rest are counted.
+SHOWN_PROBLEMS = 5
+
+_TAGS = ("=opt=", "=best=", "=inf=")
+_LINE = "'=opt= NAME VALUE', '=best= NAME VALUE' or '=inf= NAME'"
 
 
 @dataclass(frozen=True)
@@ -48,26 +55,30 @@ class Reference:
 
 
 def read_solu(path: str | os.PathLike[str]) -> dict[str, Reference]:
-    """Read a ``.solu`` file; every malformed line is reported (file:line: rule)."""
+    """Read a ``.solu`` file; every malformed line is reported (``file:line: rule``, the first
+    :data:`SHOWN_PROBLEMS`, then a count). A file none of whose lines starts with a tag
+    (``=opt=``, ``=best=``, ``=inf=``) is one error: it is not a ``.solu`` file."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise OptkitError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise OptkitError(f"{p}: is a folder, not a .solu file") from None
+    except UnicodeDecodeError:
+        raise OptkitError(f"{p}: not a .solu file (not UTF-8 text)") from None
     refs: dict[str, Reference] = {}
     problems = []
+    tagged = False
     for number, raw in enumerate(text.splitlines(), start=1):
         parts = raw.split()
         if not parts or parts[0].startswith("#"):
             continue
         where = f"{p}:{number}"
         kind = parts[0].strip("=")
-        if parts[0] not in ("=opt=", "=best=", "=inf=") or len(parts) != (
-            2 if kind == "inf" else 3
-        ):
-            problems.append(
-                f"{where}: expected '=opt= NAME VALUE', '=best= NAME VALUE' or '=inf= NAME'"
-            )
+        tagged = tagged or parts[0] in _TAGS
+        if parts[0] not in _TAGS or len(parts) != (2 if kind == "inf" else 3):
+            problems.append(f"{where}: expected {_LINE}")
             continue
         value = None
         if kind != "inf":
@@ -76,11 +87,19 @@ def read_solu(path: str | os.PathLike[str]) -> dict[str, Reference]:
             except ValueError:
                 problems.append(f"{where}: {parts[2]!r} is not a number")
                 continue
+            if not math.isfinite(value):
+                problems.append(f"{where}: {parts[2]!r} is not a finite number")
+                continue
         if parts[1] in refs:
             problems.append(f"{where}: {parts[1]} is listed twice")
         refs[parts[1]] = Reference(parts[1], kind, value, where)  # type: ignore[arg-type]
+    if problems and not tagged:
+        raise OptkitError(f"{p}: not a .solu file (no line is {_LINE})")
     if problems:
-        raise InvalidFileError(problems)
+        shown = problems[:SHOWN_PROBLEMS]
+        if len(problems) > SHOWN_PROBLEMS:
+            shown.append(f"{p}: … and {len(problems) - SHOWN_PROBLEMS} more bad lines")
+        raise InvalidFileError(shown)
     return refs
 
 

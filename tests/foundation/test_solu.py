@@ -74,6 +74,35 @@ def test_every_malformed_line_is_reported(tmp_path: Path) -> None:
     assert "bad.solu:6: expected" in text
 
 
+def test_a_file_that_is_not_a_solu_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.solu"
+    path.write_text(json.dumps({"format": "optkit.caching", "version": 1}, indent=1))
+    with pytest.raises(OptkitError) as err:
+        read_solu(path)
+    assert not isinstance(err.value, InvalidFileError)
+    assert str(err.value) == f"{path}: not a .solu file (no line is '=opt= NAME VALUE', " + (
+        "'=best= NAME VALUE' or '=inf= NAME')"
+    )
+    path.write_bytes(b"\xff\xfe" * 10)
+    with pytest.raises(OptkitError, match=r"not a \.solu file \(not UTF-8 text\)"):
+        read_solu(path)
+
+
+def test_bad_solu_lines_are_capped_and_values_finite(tmp_path: Path) -> None:
+    path = tmp_path / "x.solu"
+    path.write_text("=opt= a nan\n=best= b inf\n" + "=opt= c\n" * 30)
+    with pytest.raises(InvalidFileError) as err:
+        read_solu(path)
+    assert err.value.messages[:2] == [
+        f"{path}:1: 'nan' is not a finite number",
+        f"{path}:2: 'inf' is not a finite number",
+    ]
+    assert (
+        len(err.value.messages) == 6
+        and err.value.messages[-1] == f"{path}: … and 27 more bad lines"
+    )
+
+
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(OptkitError, match="no such file"):
         read_solu(tmp_path / "none.solu")
