@@ -185,9 +185,10 @@ def gap(
 
     Each POLICY is any method name (policy:RUN_DIR, greedy-opt, lfu, ...). References come from
     DIR's *.solu files, then --reference results, else the family's exact method is run (bnb
-    for caching, highs for scheduling) under --time-limit. Gap: (v − OPT)/|OPT| for
-    minimisation, (OPT − v)/|OPT| for maximisation; regret: normalised against the family's
-    plain baseline. --foresight N (caching) adds the least mean gap any policy that does not
+    for caching, highs for scheduling) under --time-limit. References that contradict each
+    other, or a proven optimum that a feasible run beats by more than 1e-6, are an error (that
+    proof is wrong). Gap: (v − OPT)/|OPT| for minimisation, (OPT − v)/|OPT| for maximisation;
+    regret: normalised against the family's plain baseline. --foresight N (caching) adds the least mean gap any policy that does not
     see the future can expect on the set (exact solves over N relabellings of the requests'
     models; see optkit.solvers.caching.foresight). Examples:
 
