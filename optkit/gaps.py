@@ -1,7 +1,8 @@
 """Gap conventions (DESIGN §4). One helper each; the docstrings are the reference.
 
 Senses: ``"max"`` (caching: utility) and ``"min"`` (scheduling: cost). ``optkit.SENSE`` maps a
-family to its sense.
+family to its sense. Any other sense raises :class:`ValueError` (a typo such as ``"maximise"``
+must not silently measure the other way).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ AGREE_TOLERANCE = 1e-6
 BASELINE = {"caching": "no-cache:equal", "scheduling": "local"}
 
 
+def check_sense(sense: object) -> Sense:
+    """``sense`` itself when it is ``"max"`` or ``"min"``; :class:`ValueError` otherwise."""
+    if sense == "max" or sense == "min":
+        return sense
+    raise ValueError(f"sense must be 'max' or 'min', got {sense!r}")
+
+
 def solver_gap(primal: float, dual: float, sense: Sense = "max") -> float:
     """An exact method's own certificate: ``|primal − dual| / max(|primal|, |dual|, 1)``.
 
@@ -25,7 +33,7 @@ def solver_gap(primal: float, dual: float, sense: Sense = "max") -> float:
     for maximisation, lower for minimisation). 0 means proven optimal. The sense is accepted
     for symmetry with the other helpers; the formula does not depend on it.
     """
-    del sense
+    check_sense(sense)
     return abs(primal - dual) / max(abs(primal), abs(dual), 1.0)
 
 
@@ -36,6 +44,7 @@ def policy_gap(value: float, optimum: float, sense: Sense) -> float | None:
     a feasible policy up to tolerance, 0 when the policy is optimal. ``None`` when
     ``|OPT| < 1e-9`` (the ratio means nothing there; use :func:`normalised_regret`).
     """
+    check_sense(sense)
     if abs(optimum) < 1e-9:
         return None
     diff = optimum - value if sense == "max" else value - optimum
@@ -50,6 +59,7 @@ def normalised_regret(value: float, optimum: float, baseline: float, sense: Sens
     needs no natural zero of the objective, which caching utility lacks. ``None`` when
     ``OPT == baseline``.
     """
+    check_sense(sense)
     span = optimum - baseline
     if span == 0:
         return None
@@ -57,5 +67,15 @@ def normalised_regret(value: float, optimum: float, baseline: float, sense: Sens
 
 
 def agree(a: float, b: float, tol: float = AGREE_TOLERANCE) -> bool:
-    """Exact methods agree when ``|a − b| ≤ tol · max(1, |a|, |b|)``."""
+    """Exact methods agree when ``|a − b| ≤ tol · max(1, |a|, |b|)``; ``tol`` ≥ 0."""
+    if not tol >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tol!r}")
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def beats(value: float, reference: float, sense: Sense, tol: float = AGREE_TOLERANCE) -> bool:
+    """Whether ``value`` is better than ``reference`` in ``sense`` by more than the agreement
+    tolerance (:func:`agree`). A feasible value that beats a proven optimum proves that optimum
+    wrong."""
+    better = value > reference if check_sense(sense) == "max" else value < reference
+    return better and not agree(value, reference, tol)

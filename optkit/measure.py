@@ -6,7 +6,12 @@ exact one) runs on every instance; each objective comes from :func:`optkit.evalu
 an ``=opt=`` line of a ``*.solu`` file in the set's folder, a proof in results files, a
 ``=best=`` value of either (marked: a gap to it may be negative), or — when none has it — the
 family's exact method run now (``bnb`` for caching, ``highs`` for scheduling, under a time
-limit; a run stopped by the limit gives a ``best`` reference). Per method (DESIGN §4's
+limit; a run stopped by the limit gives a ``best`` reference). References that contradict
+each other (two proofs that do not agree, a feasible value better than a proof) are an error
+naming both (:func:`optkit.instances.solu.reconcile`), and so is a feasible solution of any
+method run here that beats a proof by more than the agreement tolerance: the proof is wrong,
+and its gaps would be silently wrong. Only methods that return a solution of the set's family
+are measured (no relaxation, no policy trained on the other family). Per method (DESIGN §4's
 conventions, :mod:`optkit.gaps`): mean / median / p95 relative policy gap, mean normalised
 regret against the family's plain baseline, the family's own figures (caching: hit ratio and
 total utility; scheduling: mean make-span and failure rate), and the time per decision: the
@@ -30,9 +35,15 @@ import numpy as np
 from optkit.errors import MethodRefused, OptkitError
 from optkit.gaps import BASELINE, Sense, normalised_regret, policy_gap
 from optkit.instances.common import SENSE
-from optkit.instances.io import Instance
-from optkit.instances.solu import Reference, read_solu_folder, references_from_results
-from optkit.solvers import read_results
+from optkit.instances.io import Instance, load_instance
+from optkit.instances.solu import (
+    Kind,
+    Reference,
+    check_feasible_value,
+    read_solu_folder,
+    reconcile,
+    references_from_files,
+)
 from optkit.solvers.registry import lookup, solve
 from optkit.solvers.result import Result, Status
 
@@ -85,6 +96,81 @@ class GapReport:
         return asdict(self)
 
 
+def load_set(folder: Path) -> list[Instance]:
+    """The instances of a folder (its ``*.json`` files, below it too): one family, every
+    name once (a copy of an instance would be counted twice). One-line errors otherwise."""
+    if not folder.is_dir():
+        raise OptkitError(f"{folder}: not a folder")
+    files = sorted(p for p in folder.rglob("*.json") if p.is_file())
+    if not files:
+        raise OptkitError(f"{folder}: no instance files (*.json) in this folder")
+    instances = [load_instance(p) for p in files]
+    families = sorted({i.family for i in instances})
+    if len(families) > 1:
+        raise OptkitError(
+            f"{folder}: mixed families ({' and '.join(families)}); one family per gap table"
+        )
+    first: dict[str, Path] = {}
+    for path, inst in zip(files, instances, strict=True):
+        if inst.name in first:
+            raise OptkitError(
+                f"{folder}: {first[inst.name]} and {path} are both instance {inst.name}; "
+                "each instance once per set (remove the copy)"
+            )
+        first[inst.name] = path
+    return instances
+
+
+def check_methods(family: str, methods: Sequence[str]) -> None:
+    """Refuse, before anything runs, what cannot be measured on a ``family`` set: unknown
+    names, a method or a trained policy of the other family, a relaxation (a bound, no
+    solution) — one line each (:class:`OptkitError`)."""
+    for method in methods:
+        try:
+            info, _ = lookup(family, method)
+        except OptkitError:
+            for other in sorted(set(SENSE) - {family}):
+                try:
+                    lookup(other, method)
+                except OptkitError:
+                    continue
+                raise OptkitError(
+                    f"{method} is a {other} method; the set holds {family} instances (a gap "
+                    "table measures methods of the set's own family)"
+                ) from None
+            raise
+        if info.kind == "relaxation":
+            raise OptkitError(
+                f"{method} is a relaxation: it gives a bound and no solution, so it has no gap "
+                "to measure (the gap table measures policies, heuristics and exact methods)"
+            )
+        if info.name == "policy":
+            from optkit.drl.policy import load_policy
+
+            policy = load_policy(method.partition(":")[2])
+            if policy.family != family:
+                trained = (
+                    f"{policy.family} instances"
+                    if policy.family
+                    else "an environment outside the optkit families"
+                )
+                raise OptkitError(
+                    f"{method} was trained on {trained}; the set holds {family} instances (a "
+                    "policy is measured on its own family)"
+                )
+
+
+def _unique_names(instances: Sequence[Instance]) -> None:
+    names = [i.name for i in instances]
+    for name in names:
+        if names.count(name) > 1:
+            raise OptkitError(f"instance {name} is given {names.count(name)} times; give it once")
+
+
+def _sense(family: str) -> Sense:
+    return "max" if SENSE[family] == "max" else "min"
+
+
 def references(
     instances: Sequence[Instance],
     folder: Path,
@@ -92,28 +178,28 @@ def references(
     time_limit: float,
 ) -> tuple[dict[str, Reference], dict[str, int]]:
     """The reference of every instance (see the module doc) and how many came from where."""
-    solu = read_solu_folder(folder)
-    from_results = {
-        r.name: r for r in references_from_results(rec for p in results for rec in read_results(p))
-    }
+    _unique_names(instances)
+    sense = _sense(instances[0].family) if instances else None
+    solu = read_solu_folder(folder, sense)
+    from_results = references_from_files(results) if results else {}
     refs: dict[str, Reference] = {}
     counts = {"solu": 0, "results": 0, "solved": 0, "best": 0, "none": 0}
     for inst in instances:
         name = inst.name
-        found = [s.get(name) for s in (solu, from_results)]
-        proven = [r for r in found if r is not None and r.kind == "opt"]
-        known = proven or [r for r in found if r is not None and r.kind == "best"]
-        if known:
-            ref = known[0]
-            counts["solu" if ref is found[0] else "results"] += 1
+        in_solu, in_results = solu.get(name), from_results.get(name)
+        ref: Reference | None = in_solu or in_results
+        if in_solu is not None and in_results is not None:
+            ref = reconcile(in_solu, in_results, _sense(inst.family))
+        if ref is not None:  # an =inf= one too: a feasible run below then proves it wrong
+            counts["solu" if ref is in_solu else "results"] += 1
         else:
-            result = solve(inst, EXACT[inst.family], time_limit=time_limit)
+            method = EXACT[inst.family]
+            result = solve(inst, method, time_limit=time_limit)
             if result.objective is None:
                 counts["none"] += 1
                 continue
-            ref = Reference(
-                name, "opt" if result.status == Status.OPTIMAL else "best", result.objective
-            )
+            kind: Kind = "opt" if result.status == Status.OPTIMAL else "best"
+            ref = Reference(name, kind, result.objective, f"{method} run now", _sense(inst.family))
             counts["solved"] += 1
         counts["best"] += ref.kind == "best"
         refs[name] = ref
@@ -151,14 +237,15 @@ def measure(
 ) -> GapReport:
     """Run every method on every instance and summarise (see the module doc)."""
     family = instances[0].family
-    sense: Sense = "max" if SENSE[family] == "max" else "min"
-    for method in methods:
-        lookup(family, method)  # unknown names: one line before anything runs
-        if method.startswith("policy:"):
-            from optkit.drl.policy import load_policy
-
-            load_policy(method.partition(":")[2])
-    baseline = {i.name: solve(i, BASELINE[family], seed=seed).objective for i in instances}
+    sense = _sense(family)
+    _unique_names(instances)
+    check_methods(family, methods)  # one line before anything runs
+    baseline: dict[str, float | None] = {}
+    for inst in instances:
+        base = solve(inst, BASELINE[family], seed=seed).objective
+        if base is not None and inst.name in refs:
+            check_feasible_value(refs[inst.name], base, f"{BASELINE[family]} finds", sense)
+        baseline[inst.name] = base
     rows = []
     for method in methods:
         solve(instances[0], method, seed=seed, time_limit=time_limit)  # warm-up, discarded
@@ -178,6 +265,8 @@ def measure(
             wall += result.wall_time_s
             count += decisions(inst)
             ref, base = refs.get(inst.name), baseline[inst.name]
+            if ref is not None:
+                check_feasible_value(ref, result.objective, f"{method} finds", sense)
             gap = regret = None
             if ref is not None and ref.value is not None:
                 gap = policy_gap(result.objective, ref.value, sense)

@@ -13,29 +13,19 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from optkit.cli.common import err, expand_files, num, out, percent, seconds
+from optkit.cli.common import err, num, out, percent, seconds
 from optkit.errors import OptkitError
-from optkit.instances.io import Instance, load_instance
+from optkit.gaps import AGREE_TOLERANCE
 from optkit.instances.jsonio import write_text_atomic
-from optkit.measure import GapReport, MethodRow, foresight, measure, references
-
-
-def load_set(folder: Path) -> list[Instance]:
-    """The instances of a folder (one family; one-line errors otherwise)."""
-    if not folder.is_dir():
-        raise OptkitError(f"{folder}: not a folder")
-    try:
-        files = expand_files([folder])
-    except OptkitError:
-        raise OptkitError(f"{folder}: no instance files (*.json) in this folder") from None
-    instances = [load_instance(p) for p in files]
-    families = sorted({i.family for i in instances})
-    if len(families) > 1:
-        raise OptkitError(
-            f"{folder}: mixed families ({' and '.join(families)}); one family per gap table"
-        )
-    return instances
-
+from optkit.measure import (
+    GapReport,
+    MethodRow,
+    check_methods,
+    foresight,
+    load_set,
+    measure,
+    references,
+)
 
 FIGURE_TITLES = {
     "hit_ratio": "hit ratio",
@@ -43,6 +33,13 @@ FIGURE_TITLES = {
     "mean_make_span_s": "make-span (s)",
     "failure_rate": "failure rate",
 }
+
+
+def shown(value: float | None) -> float | None:
+    """A gap or a regret as the tables show it: 0 when its size is below the agreement tolerance
+    (DESIGN §4), where it is round-off (``-1.33e-13 %``), not a gap; --json keeps every value
+    exact."""
+    return 0.0 if value is not None and abs(value) < AGREE_TOLERANCE else value
 
 
 def _cells(row: MethodRow) -> list[str]:
@@ -53,10 +50,10 @@ def _cells(row: MethodRow) -> list[str]:
     return [
         row.method,
         f"{row.solved}" + (f" ({row.errors} refused)" if row.errors else ""),
-        percent(row.mean_gap),
-        percent(row.median_gap),
-        percent(row.p95_gap),
-        num(row.mean_regret, 3),
+        percent(shown(row.mean_gap)),
+        percent(shown(row.median_gap)),
+        percent(shown(row.p95_gap)),
+        num(shown(row.mean_regret), 3),
         num(row.mean_objective, 6),
         *figures,
         seconds(row.time_per_decision_s),
@@ -100,7 +97,8 @@ def _foresight_line(report: GapReport) -> str | None:
     else:
         line = (
             f"foresight bound ({f.samples} relabellings, {f.bounded} instances): no "
-            f"non-anticipative policy can expect a mean gap below {percent(f.mean_gap_bound)}"
+            f"non-anticipative policy can expect a mean gap below "
+            f"{percent(shown(f.mean_gap_bound))}"
         )
     if f.refused and f.mean_gap_bound is not None:
         line += f"; {f.refused} instance(s) not bounded, e.g.: {f.first_refusal}"
@@ -187,9 +185,10 @@ def gap(
 
     Each POLICY is any method name (policy:RUN_DIR, greedy-opt, lfu, ...). References come from
     DIR's *.solu files, then --reference results, else the family's exact method is run (bnb
-    for caching, highs for scheduling) under --time-limit. Gap: (v − OPT)/|OPT| for
-    minimisation, (OPT − v)/|OPT| for maximisation; regret: normalised against the family's
-    plain baseline. --foresight N (caching) adds the least mean gap any policy that does not
+    for caching, highs for scheduling) under --time-limit. References that contradict each
+    other, or a proven optimum that a feasible run beats by more than 1e-6, are an error (that
+    proof is wrong). Gap: (v − OPT)/|OPT| for minimisation, (OPT − v)/|OPT| for maximisation;
+    regret: normalised against the family's plain baseline. --foresight N (caching) adds the least mean gap any policy that does not
     see the future can expect on the set (exact solves over N relabellings of the requests'
     models; see optkit.solvers.caching.foresight). Examples:
 
@@ -200,6 +199,7 @@ def gap(
     instances = load_set(folder)
     if foresight_samples is not None and instances[0].family != "caching":
         raise OptkitError(f"{folder}: --foresight applies to caching sets only")
+    check_methods(instances[0].family, methods)  # before any reference is solved
     refs, counts = references(instances, folder, results, time_limit)
     report = measure(methods, instances, refs, counts, seed=seed)
     if foresight_samples is not None:

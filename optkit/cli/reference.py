@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from optkit.cli.common import out
-from optkit.instances.solu import read_solu, references_from_results, write_solu
-from optkit.solvers import read_results
+from optkit.instances.solu import read_solu, solu_from_results, write_solu
 
 
 @click.command()
@@ -29,23 +28,23 @@ from optkit.solvers import read_results
 @click.option(
     "--merge",
     is_flag=True,
-    help="keep the references already in --out for instances the results do not cover",
+    help="keep the references already in --out: for instances the results do not cover, and "
+    "where they are better (a proof over a best-known value; a contradicting proof is an error)",
 )
 def reference(results: tuple[Path, ...], out_path: Path, merge: bool) -> None:
     """Write the reference optima of a set (MIPLIB-style .solu) from results lines.
 
     An instance whose runs include a proof (status optimal) gets =opt=, and every proof of it
-    must agree to 1e-6 (otherwise nothing is written: one method is wrong); an instance with
-    only feasible runs gets =best= with the best objective. Typical use:
+    must agree to 1e-6 and no feasible run may beat it (otherwise nothing is written: one
+    method is wrong); an instance with only feasible runs gets =best= with the best objective.
+    Every line must be a result record (optkit solve --out). Typical use:
 
     \b
       optkit solve sets/small -m bnb -m scip --out results.jsonl
       optkit reference results.jsonl --out sets/small/small.solu
     """
-    records = [rec for path in results for rec in read_results(path)]
-    refs = {r.name: r for r in references_from_results(records)}
-    if merge and out_path.exists():
-        refs = {**read_solu(out_path), **refs}
+    existing = read_solu(out_path) if merge and out_path.exists() else None
+    refs = solu_from_results(results, existing)
     write_solu(out_path, refs.values())
     proven = sum(r.kind == "opt" for r in refs.values())
     out.print(f"wrote {out_path}: {proven} proven optima, {len(refs) - proven} best known")

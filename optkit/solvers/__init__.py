@@ -13,7 +13,8 @@ from optkit.solvers.registry import (
     register,
     solve,
 )
-from optkit.solvers.result import Result, Status, append_results, finish, read_results
+from optkit.solvers.result import Result, Status, append_results, finish
+from optkit.solvers.results_file import read_results
 
 __all__ = [
     "MethodInfo",

@@ -195,34 +195,3 @@ RESULT_KEYS = (
     "feasible",
     "metrics",
 )
-
-
-def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a results file; every line must be a results record of schema 1."""
-    from optkit.errors import InvalidFileError
-    from optkit.instances.jsonio import parse_json
-
-    records = []
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    problems = []
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = parse_json(line, f"{path}:{i}")
-        except InvalidFileError as exc:
-            problems.extend(exc.messages)
-            continue
-        if (
-            not isinstance(rec, dict)
-            or tuple(rec) != RESULT_KEYS
-            or rec["schema"] != RESULTS_SCHEMA
-        ):
-            problems.append(
-                f"{path}:{i}: not a results record of schema {RESULTS_SCHEMA} (keys {', '.join(RESULT_KEYS)})"
-            )
-            continue
-        records.append(rec)
-    if problems:
-        raise InvalidFileError(problems)
-    return records

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import optkit
+from optkit.cli.gap import markdown, print_table
 from optkit.instances.solu import Reference, write_solu
-from optkit.solvers import append_results
+from optkit.measure import GapReport, MethodRow, measure
+from optkit.solvers import append_results, finish
 from tests.cli_helpers import cli
 
 
@@ -49,7 +51,9 @@ def test_references_solved_when_unknown_and_outputs(tiny: Path, tmp_path: Path, 
 def test_references_from_solu_and_results(tiny: Path, tmp_path: Path, capsys) -> None:
     instances = [optkit.load_instance(p) for p in sorted(tiny.glob("*.json"))]
     # a .solu for the first; results lines for the others (one of them only feasible: =best=)
-    write_solu(tiny / "set.solu", [Reference(instances[0].name, "opt", 1.0)])
+    optimum = optkit.solve(instances[0], "enumerate").objective
+    assert optimum is not None
+    write_solu(tiny / "set.solu", [Reference(instances[0].name, "opt", optimum)])
     results = tmp_path / "results.jsonl"
     append_results(results, [optkit.solve(instances[1], "enumerate")])
     append_results(results, [optkit.solve(instances[2], "local")])
@@ -60,7 +64,7 @@ def test_references_from_solu_and_results(tiny: Path, tmp_path: Path, capsys) ->
     report = json.loads(out)
     assert report["references"] == {"solu": 1, "results": 2, "solved": 0, "best": 1, "none": 0}
     per = report["rows"][0]["per_instance"]
-    assert per[instances[0].name]["reference"] == 1.0
+    assert per[instances[0].name]["reference"] == pytest.approx(optimum, rel=1e-14)
     assert per[instances[2].name]["gap"] == pytest.approx(0.0)
 
 
@@ -104,6 +108,11 @@ def test_foresight_bound_for_caching_sets(tmp_path: Path, capsys) -> None:
         ("tiny", ["no-such-method"], "unknown method 'no-such-method' for the scheduling family"),
         ("tiny", ["policy:nowhere"], "no trained policy here"),
         ("missing", ["local"], "not a folder"),
+        ("tiny", ["lfu"], "lfu is a caching method; the set holds scheduling instances"),
+        ("caching", ["greedy-opt"], "greedy-opt is a scheduling method; the set holds caching"),
+        ("caching", ["lfu", "relax"], "relax is a relaxation: it gives a bound and no solution"),
+        ("caching", ["relax-sets"], "relax-sets is a relaxation"),
+        ("duplicate", ["local"], "are both instance amcoedge-tiny-s11-000"),
     ],
 )
 def test_user_errors_are_one_line(
@@ -118,6 +127,117 @@ def test_user_errors_are_one_line(
         optkit.save(inst, folder / "c.json")
     elif make == "tiny":
         folder = tiny
+    elif make == "caching":
+        folder.mkdir()
+        (inst,) = optkit.generate("caching", "t2drl", "tiny", seed=1)
+        optkit.save(inst, folder / "c.json")
+    elif make == "duplicate":
+        shutil.copytree(tiny, folder)
+        shutil.copy(folder / "amcoedge-tiny-s11-000.json", folder / "copy.json")
     code, _, err = cli(["gap", *args, "--instances", str(folder)], capsys)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _optima(folder: Path) -> dict[str, float]:
+    optima = {}
+    for path in sorted(folder.glob("*.json")):
+        result = optkit.solve(optkit.load_instance(path), "enumerate")
+        assert result.status == "optimal" and result.objective is not None
+        optima[result.instance] = result.objective
+    return optima
+
+
+def test_a_proof_that_a_feasible_run_beats_is_refused(tiny: Path, capsys) -> None:
+    # scheduling minimises: twice the true optimum of the first instance is no optimum at all
+    optima = _optima(tiny)
+    first = min(optima)
+    wrong = optima[first] * 2
+    write_solu(tiny / "set.solu", [Reference(n, "opt", v) for n, v in optima.items() if n != first])
+    (tiny / "wrong.solu").write_text(f"=opt= {first} {wrong!r}\n")
+    code, out, err = cli(["gap", "greedy-opt", "--instances", str(tiny)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"optkit: {first}: ") and "finds a feasible value" in err
+    assert f"better (minimising) than the optimum {wrong:.15g} that {tiny / 'wrong.solu'}:1" in err
+    assert err.rstrip().endswith("that proof is wrong")
+
+
+def test_a_proof_from_results_that_a_policy_beats_is_refused(
+    tiny: Path, tmp_path: Path, capsys
+) -> None:
+    optima = _optima(tiny)
+    first = min(optima)
+    inst = optkit.load_instance(tiny / f"{first}.json")
+    proof = optkit.solve(inst, "enumerate")
+    claimed = finish(inst, "scip", optkit.Status.OPTIMAL, solution=proof.solution).record()
+    claimed["objective"] = optima[first] * 1.5  # a "proof" that greedy-opt beats
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps(claimed) + "\n")
+    code, _, err = cli(
+        ["gap", "greedy-opt", "--instances", str(tiny), "--reference", str(results)], capsys
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{first}: greedy-opt finds a feasible value" in err
+    assert f"scip ({results}:1) proves" in err
+    # the same line against a .solu that knows the true optimum: two proofs that disagree
+    write_solu(tiny / "set.solu", [Reference(first, "opt", optima[first])])
+    code, _, err = cli(
+        ["gap", "greedy-opt", "--instances", str(tiny), "--reference", str(results)], capsys
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (
+        f"{first}: {tiny / 'set.solu'}:1 proves {optima[first]:.15g} but scip ({results}:1)" in err
+    )
+
+
+def test_a_best_known_reference_may_be_beaten(tiny: Path, capsys) -> None:
+    optima = _optima(tiny)
+    write_solu(tiny / "set.solu", [Reference(n, "best", 2 * v) for n, v in optima.items()])
+    code, out, err = cli(["gap", "greedy-opt", "--instances", str(tiny), "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["references"]["best"] == 3
+    row = report["rows"][0]
+    assert row["mean_gap"] < 0 and all(e["gap"] < 0 for e in row["per_instance"].values())
+    code, out, err = cli(["gap", "greedy-opt", "--instances", str(tiny)], capsys)
+    assert code == 0 and "3 only best known: gaps to them may be negative" in out and " -" in out
+
+
+def test_an_infeasible_reference_that_a_run_refutes_is_refused(tiny: Path, capsys) -> None:
+    (tiny / "set.solu").write_text("=inf= amcoedge-tiny-s11-001\n")
+    code, _, err = cli(["gap", "local", "--instances", str(tiny)], capsys)
+    assert code == 2 and "amcoedge-tiny-s11-001: local finds a feasible value" in err
+    assert "set.solu:1 says the instance is infeasible (=inf=)" in err
+
+
+def test_measure_refuses_duplicate_instances_and_wrong_families(tiny: Path) -> None:
+    instances = [optkit.load_instance(p) for p in sorted(tiny.glob("*.json"))]
+    with pytest.raises(optkit.OptkitError, match="instance amcoedge-tiny-s11-000 is given 2 times"):
+        measure(["local"], [*instances, instances[0]], {}, {})
+    with pytest.raises(optkit.OptkitError, match="relax is a caching method"):
+        measure(["relax"], instances, {}, {})
+
+
+def test_tables_show_round_off_as_zero(capsys) -> None:
+    row = MethodRow(
+        method="greedy-opt",
+        solved=5,
+        errors=0,
+        mean_gap=3.7e-4,
+        median_gap=-2.46e-15,
+        p95_gap=-1.33e-15,
+        mean_regret=-6.84e-16,
+        mean_objective=0.19,
+        figures={"mean_make_span_s": 0.0129, "failure_rate": 0.0},
+        time_per_decision_s=4.6e-5,
+    )
+    report = GapReport(
+        "scheduling", 5, {"solu": 5, "results": 0, "solved": 0, "best": 0, "none": 0}, [row]
+    )
+    text = markdown(report)
+    assert "| greedy-opt | 5 | 0.037 % | 0 % | 0 % | 0.0 | 0.19 |" in text
+    assert "e-1" not in text
+    print_table(report)
+    out = capsys.readouterr().out
+    assert "0.037 %" in out and "e-1" not in out
+    assert report.to_json()["rows"][0]["median_gap"] == -2.46e-15  # --json stays exact

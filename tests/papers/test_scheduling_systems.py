@@ -183,3 +183,17 @@ def test_a_policy_refuses_an_instance_its_env_cannot_play(
     assert result.status is optkit.Status.ERROR
     assert "partner action" in result.message and "\n" not in result.message
     assert optkit.solve(inst, f"policy:{runs['drlcoedge']}").status is optkit.Status.FEASIBLE
+
+
+def test_gap_refuses_a_policy_of_the_other_family(
+    runs: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    # it printed a table of "0 (n refused)" and exited 0, where an unknown method exits 2
+    folder = tmp_path / "caching"
+    folder.mkdir()
+    (inst,) = optkit.generate("caching", "t2drl", "tiny", seed=1)
+    optkit.save(inst, folder / f"{inst.name}.json")
+    policy = f"policy:{runs['drlcoedge']}"
+    code, out, err = cli(["gap", policy, "--instances", str(folder)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"{policy} was trained on scheduling instances; the set holds caching instances" in err
