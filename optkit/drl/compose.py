@@ -502,7 +502,7 @@ class CompositionTrainer(StopOnSigint):
             held = source_from_dict(run.eval_source)
             self.held_out = HeldOut(held.instances())  # type: ignore[attr-defined]
             if "folder" in run.eval_source:
-                self.references = read_references(Path(run.eval_source["folder"]))
+                self.references = read_references(Path(run.eval_source["folder"]), "caching")
         self.next_index = self.episodes = 0
         self.recent: deque[float] = deque(maxlen=RECENT_EPISODES)
         self.last_eval: EvalReport | None = None

@@ -57,10 +57,14 @@ def rollout(env: gym.Env, agent: Actor, **reset: Any) -> tuple[float, int]:
     return total, steps
 
 
-def read_references(folder: Path) -> dict[str, float]:
-    """Reference optima (``=opt=`` and ``=best=`` values) of the ``*.solu`` files in a folder."""
+def read_references(folder: Path, family: str | None = None) -> dict[str, float]:
+    """Reference optima (``=opt=`` and ``=best=`` values) of the ``*.solu`` files in a folder
+    (``family``: the instances', so that an ``=best=`` beating an ``=opt=`` is refused)."""
+    sense: Sense | None = None if family is None else SENSE[family]
     return {
-        name: ref.value for name, ref in read_solu_folder(folder).items() if ref.value is not None
+        name: ref.value
+        for name, ref in read_solu_folder(folder, sense).items()
+        if ref.value is not None
     }
 
 

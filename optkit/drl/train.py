@@ -251,8 +251,11 @@ class Trainer(StopOnSigint):
             )
         source = source_from_dict(run.eval_source)
         instances = source.instances()  # type: ignore[attr-defined]
+        family = instances[0].family if instances else None
         refs = (
-            read_references(Path(run.eval_source["folder"])) if "folder" in run.eval_source else {}
+            read_references(Path(run.eval_source["folder"]), family)
+            if "folder" in run.eval_source
+            else {}
         )
         return HeldOutEvaluator(run.env, instances, refs)
 

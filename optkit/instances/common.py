@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from optkit.instances.schema import (
     Anything,
@@ -23,7 +23,7 @@ SCHEDULING_FORMAT: Final = "optkit.scheduling"
 SOLUTION_FORMAT: Final = "optkit.solution"
 FAMILIES: Final = ("caching", "scheduling")
 #: The sense of each family's objective.
-SENSE: Final = {"caching": "max", "scheduling": "min"}
+SENSE: Final[dict[str, Literal["max", "min"]]] = {"caching": "max", "scheduling": "min"}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

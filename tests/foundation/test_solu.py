@@ -239,6 +239,18 @@ def test_solu_files_of_one_folder_that_disagree_are_refused(tmp_path: Path) -> N
         read_solu_folder(tmp_path)
 
 
+def test_training_references_refuse_a_best_value_beyond_a_proof(tmp_path: Path) -> None:
+    """The held-out references of `optkit train` read the folder with the family's sense: an
+    =best= value better than an =opt= one cannot both be right."""
+    from optkit.drl.evaluation import read_references
+
+    (tmp_path / "a.solu").write_text("=opt= y 2\n")
+    (tmp_path / "b.solu").write_text("=best= y 3\n")
+    assert read_references(tmp_path, "scheduling") == {"y": 2.0}  # minimising: 3 is worse
+    with pytest.raises(OptkitError, match="y: "):
+        read_references(tmp_path, "caching")  # maximising: 3 would beat the proof
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
