@@ -618,6 +618,28 @@ def _prices(d: SlotData, shares: list[float], lam: list[float]) -> list[float]:
 # Fast path: set packing at λ = 0
 
 
+def gain_terms(
+    d: SlotData, q: _Request, opt: _EdgeOption, lam: float
+) -> tuple[float, list[tuple[float, int]]]:
+    """(gain over the cloud at steps_min, [(marginal per step, length)] of the quality
+    pieces with a positive marginal, in the curve's order: decreasing, the curve being
+    concave) of serving q at opt's server with late multiplier ``lam``."""
+    weight = d.w_delay + d.w_late * lam
+    per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
+    base = (
+        d.w_quality * opt.quality_min
+        - per_step * opt.steps_min
+        - weight * opt.fixed_s
+        - (q.cloud_gain - weight * q.cloud_delay_s)
+    )
+    pieces = []
+    for start, end, slope in opt.pieces:
+        marginal = d.w_quality * slope - per_step
+        if marginal > 0:
+            pieces.append((marginal, end - start))
+    return base, pieces
+
+
 def _greedy(
     d: SlotData, chosen: list[tuple[int, int]], capacity: int, lam: list[float]
 ) -> tuple[float, list[int]] | None:
@@ -631,21 +653,11 @@ def _greedy(
     for j, (i, k) in enumerate(chosen):
         q = d.requests[i]
         opt = q.edges[k]
-        weight = d.w_delay + d.w_late * lam[i]
-        per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
-        s = opt.steps_min
-        room -= s
-        steps.append(s)
-        value += (
-            d.w_quality * opt.quality_min
-            - per_step * s
-            - weight * opt.fixed_s
-            - (q.cloud_gain - weight * q.cloud_delay_s)
-        )
-        for start, end, slope in opt.pieces:
-            marginal = d.w_quality * slope - per_step
-            if marginal > 0:
-                pieces.append((marginal, end - start, j))
+        room -= opt.steps_min
+        steps.append(opt.steps_min)
+        base, own = gain_terms(d, q, opt, lam[i])
+        value += base
+        pieces += [(marginal, length, j) for marginal, length in own]
     if room < 0:
         return None
     pieces.sort(key=lambda x: -x[0])
@@ -723,21 +735,12 @@ def _server_sets(
         for j, (i, k) in enumerate(options):
             q = d.requests[i]
             opt = q.edges[k]
-            weight = d.w_delay + d.w_late * lam[i]
-            per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
             smin[j] = opt.steps_min
-            base[j] = (
-                d.w_quality * opt.quality_min
-                - per_step * opt.steps_min
-                - weight * opt.fixed_s
-                - (q.cloud_gain - weight * q.cloud_delay_s)
-            )
-            for start, end, slope in opt.pieces:
-                m = d.w_quality * slope - per_step
-                if m > 0:
-                    marginal.append(m)
-                    length.append(end - start)
-                    owner.append(j)
+            base[j], own = gain_terms(d, q, opt, lam[i])
+            for m, n in own:
+                marginal.append(m)
+                length.append(n)
+                owner.append(j)
         members = held.astype(float)
         order = np.argsort(-np.array(marginal), kind="stable")
         m_sorted = np.array(marginal)[order]
@@ -929,6 +932,86 @@ MILP_TRUST = 1e-9
 _HIGHS: list[Any] = []  # one HiGHS object per process, made on first use
 
 
+def _packing_model(
+    d: SlotData,
+    servers: list[tuple[int, list[tuple[int, int]], int, int]],
+    lam: list[float],
+    priced: _Priced | None,
+) -> tuple[Any, list[tuple[int, int, int]]] | None:
+    """The MILP of :func:`_packing_milp` as a ``highspy.HighsLp`` and its binaries as
+    (column, request, option); None when no request may be served at the edge."""
+    import highspy
+
+    reqs = d.requests
+    cost: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    integer: list[bool] = []
+    entries: list[tuple[int, int, float]] = []  # (row, column, coefficient)
+    row_upper: list[float] = []
+    request_row: dict[int, int] = {}
+    y_columns: list[tuple[int, int, int]] = []
+
+    def column(c: float, lo: float, hi: float, is_integer: bool) -> int:
+        cost.append(c)
+        lower.append(lo)
+        upper.append(hi)
+        integer.append(is_integer)
+        return len(cost) - 1
+
+    def row(hi: float) -> int:
+        row_upper.append(hi)
+        return len(row_upper) - 1
+
+    for v, options, required, forbidden in servers:
+        capacity = row(float(d.step_capacity[v]))
+        for i, k in options:
+            if forbidden >> i & 1:
+                continue
+            opt = reqs[i].edges[k]
+            pieces: list[tuple[float, float]]
+            if priced is None:
+                base, own = gain_terms(d, reqs[i], opt, lam[i])
+                pieces = [(m, float(n)) for m, n in own]
+            else:
+                base = priced.base[i, k]
+                pieces = [(float(g), 1.0) for g in priced.steps[i, k] if g > 0]
+            y = column(base, 1.0 if required >> i & 1 else 0.0, 1.0, True)
+            y_columns.append((y, i, k))
+            entries.append((capacity, y, float(opt.steps_min)))
+            if i not in request_row:
+                request_row[i] = row(1.0)
+            entries.append((request_row[i], y, 1.0))
+            if pieces:
+                link = row(0.0)  # Σ t ≤ (total length)·y
+                entries.append((link, y, -sum(n for _, n in pieces)))
+                for marginal, n in pieces:
+                    t = column(marginal, 0.0, n, False)
+                    entries.append((capacity, t, 1.0))
+                    entries.append((link, t, 1.0))
+    if not y_columns:
+        return None
+    rows, cols, values = (np.array(x) for x in zip(*entries, strict=True))
+    order = np.argsort(cols, kind="stable")
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(cost)
+    lp.num_row_ = len(row_upper)
+    lp.col_cost_ = np.array(cost)
+    lp.col_lower_ = np.array(lower)
+    lp.col_upper_ = np.array(upper)
+    lp.row_lower_ = np.full(len(row_upper), -highspy.kHighsInf)
+    lp.row_upper_ = np.array(row_upper)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cols[order], np.arange(len(cost) + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = rows[order].astype(np.int32)
+    lp.a_matrix_.value_ = values[order].astype(float)
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if x else highspy.HighsVarType.kContinuous for x in integer
+    ]
+    return lp, y_columns
+
+
 def _packing_milp(
     d: SlotData,
     servers: list[tuple[int, list[tuple[int, int]], int, int]],
@@ -950,85 +1033,10 @@ def _packing_milp(
     from optkit.solvers.highs_threads import quiet_highs
 
     reqs = d.requests
-    cost: list[float] = []
-    upper: list[float] = []
-    lower: list[float] = []
-    integer: list[bool] = []
-    entries: list[tuple[int, int, float]] = []  # (row, column, coefficient)
-    row_upper: list[float] = []
-    request_row: dict[int, int] = {}
-    y_columns: list[tuple[int, int, int]] = []  # (column, request, option)
-
-    def column(c: float, lo: float, hi: float, is_integer: bool) -> int:
-        cost.append(c)
-        lower.append(lo)
-        upper.append(hi)
-        integer.append(is_integer)
-        return len(cost) - 1
-
-    def row(hi: float) -> int:
-        row_upper.append(hi)
-        return len(row_upper) - 1
-
-    for v, options, required, forbidden in servers:
-        capacity = row(float(d.step_capacity[v]))
-        for i, k in options:
-            if forbidden >> i & 1:
-                continue
-            opt = reqs[i].edges[k]
-            if priced is None:
-                q = reqs[i]
-                weight = d.w_delay + d.w_late * lam[i]
-                per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
-                base = (
-                    d.w_quality * opt.quality_min
-                    - per_step * opt.steps_min
-                    - weight * opt.fixed_s
-                    - (q.cloud_gain - weight * q.cloud_delay_s)
-                )
-                pieces = [
-                    (d.w_quality * slope - per_step, float(end - start))
-                    for start, end, slope in opt.pieces
-                    if d.w_quality * slope - per_step > 0
-                ]
-            else:
-                base = priced.base[i, k]
-                pieces = [(float(g), 1.0) for g in priced.steps[i, k] if g > 0]
-            fixed = bool(required >> i & 1)
-            y = column(base, 1.0 if fixed else 0.0, 1.0, True)
-            y_columns.append((y, i, k))
-            entries.append((capacity, y, float(opt.steps_min)))
-            if i not in request_row:
-                request_row[i] = row(1.0)
-            entries.append((request_row[i], y, 1.0))
-            if pieces:
-                link = row(0.0)
-                entries.append((link, y, -sum(length for _, length in pieces)))
-                for marginal, length in pieces:
-                    t = column(marginal, 0.0, length, False)
-                    entries.append((capacity, t, 1.0))
-                    entries.append((link, t, 1.0))
-    if not y_columns:
+    model = _packing_model(d, servers, lam, priced)
+    if model is None:
         return 0.0, [-1] * len(reqs), [0] * len(reqs)
-    n_cols = len(cost)
-    order = sorted(range(len(entries)), key=lambda e: entries[e][1])
-    starts = np.searchsorted(np.array([entries[e][1] for e in order]), np.arange(n_cols + 1))
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = len(row_upper)
-    lp.col_cost_ = np.array(cost)
-    lp.col_lower_ = np.array(lower)
-    lp.col_upper_ = np.array(upper)
-    lp.row_lower_ = np.full(len(row_upper), -highspy.kHighsInf)
-    lp.row_upper_ = np.array(row_upper)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = starts.astype(np.int32)
-    lp.a_matrix_.index_ = np.array([entries[e][0] for e in order], np.int32)
-    lp.a_matrix_.value_ = np.array([entries[e][2] for e in order])
-    lp.integrality_ = [
-        highspy.HighsVarType.kInteger if x else highspy.HighsVarType.kContinuous for x in integer
-    ]
+    lp, y_columns = model
     if not _HIGHS:
         highs = quiet_highs()
         highs.setOptionValue("mip_rel_gap", 0.0)

@@ -53,29 +53,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from optkit.instances.compiled import CompiledCaching
-from optkit.solvers.caching.allocation import SlotData, _EdgeOption, _Request, slot_data
+from optkit.solvers.caching.allocation import (
+    SlotData,
+    _EdgeOption,
+    _Request,
+    gain_terms,
+    slot_data,
+)
 from optkit.solvers.caching.shares import late_dual_constant, priced_radio_value
 
 #: The largest number of request sets Q enumerated for one (slot, server) pair.
 MAX_SUBSETS_PER_PAIR = 200_000
-
-
-def _gain_terms(
-    d: SlotData, q: _Request, opt: _EdgeOption, lam: float
-) -> tuple[float, list[tuple[float, int]]]:
-    """(gain over the cloud at steps_min, [(marginal per step, length)] of the pieces with a
-    positive marginal) of serving q at opt's server with late multiplier ``lam``."""
-    weight = d.w_delay + d.w_late * lam
-    cloud = q.cloud_gain - weight * q.cloud_delay_s
-    per_step = weight * opt.per_step_s + d.w_cost * opt.cost_per_step
-    s = opt.steps_min
-    base = d.w_quality * opt.quality_min - per_step * s - weight * opt.fixed_s - cloud
-    pieces = []
-    for start, end, slope in opt.pieces:
-        marginal = d.w_quality * slope - per_step
-        if marginal > 0:
-            pieces.append((marginal, end - start))
-    return base, pieces
 
 
 def _quality_at(opt: _EdgeOption, s: int) -> float:
@@ -89,7 +77,7 @@ def _quality_at(opt: _EdgeOption, s: int) -> float:
 
 def best_gain(d: SlotData, q: _Request, opt: _EdgeOption, lam: float) -> float:
     """max over steps of the gain over the cloud of serving q at opt's server, alone."""
-    base, pieces = _gain_terms(d, q, opt, lam)
+    base, pieces = gain_terms(d, q, opt, lam)
     return base + sum(m * n for m, n in pieces)
 
 
@@ -343,7 +331,7 @@ class FrameBound:
             pieces: list[tuple[float, int, int]] = []
             for j, (i, opt) in enumerate(zip(p.requests, p.options, strict=True)):
                 q = d.requests[i]
-                base, ps = _gain_terms(d, q, opt, float(lam[q.index]))
+                base, ps = gain_terms(d, q, opt, float(lam[q.index]))
                 bases.append(base)
                 pieces += [(m, n, j) for m, n in ps]
             pieces.sort(key=lambda x: -x[0])
