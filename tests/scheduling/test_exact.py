@@ -178,6 +178,39 @@ def test_time_limit_returns_a_solution_and_a_valid_bound() -> None:
     assert greedy is not None and result.objective <= greedy + 1e-9
 
 
+def test_under_a_time_limit_easy_parts_go_first_and_pass_their_time_on() -> None:
+    """Parts are solved easiest first (fewest tasks in the busiest slot), each with a fair
+    share of the time left, and the solution is put back together in slot order."""
+    from optkit.solvers.scheduling import exact
+    from optkit.solvers.scheduling.decompose import parts
+
+    instance = optkit.generate("scheduling", "amcoedge", "small", seed=11)[0]
+    assert isinstance(instance, SchedulingInstance)
+    found = parts(instance)
+    order = exact.solving_order(found)
+    busiest = [int(np.diff(found[p].instance.compiled.slot_start).max()) for p in order]
+    assert (
+        len(found) > 2 and busiest == sorted(busiest) and sorted(order) == list(range(len(found)))
+    )
+    calls: list[tuple[str, float | None]] = []
+    solve_part = exact._solve_part
+
+    def recording(part, greedy, backend, options, time_left):  # type: ignore[no-untyped-def]
+        calls.append((part.name, time_left))
+        return solve_part(part, greedy, backend, options, None)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact, "_solve_part", recording)
+        timed = optkit.solve(instance, "highs", time_limit=1000.0)
+    assert [name for name, _ in calls] == [found[p].instance.name for p in order]
+    shares = [left for _, left in calls]
+    assert all(x is not None for x in shares)
+    # the last (hardest) part gets the whole time left, the first a fair share of it all
+    assert shares[0] <= 1000.0 / len(found) + 1e-6 and shares[-1] > shares[0]  # type: ignore[operator]
+    untimed = optkit.solve(instance, "highs")
+    assert timed.solution == untimed.solution
+
+
 def test_a_requested_gap_is_reported_as_gap_limit_or_optimal() -> None:
     instance = optkit.generate("scheduling", "amcoedge", "small", seed=3)[0]
     result = optkit.solve(instance, "highs", gap=0.5)

@@ -10,7 +10,9 @@ After each solve the binaries are rounded and the fractions re-solved with them 
 failure threshold by the solver's tolerance; the result is scored by :func:`optkit.evaluate`.
 
 ``greedy-opt`` runs first (milliseconds). SCIP receives its binaries as a start. Under a time
-limit each part gets an equal share of the time still left; where a part's solver ends with no
+limit the parts are solved easiest first (fewest tasks in their busiest slot: proof time grows
+exponentially with them), each with an equal share of the time still left, so the time the
+easy parts do not use goes to the hard ones; where a part's solver ends with no
 solution, or a worse one, the part keeps greedy-opt's decisions (status ``time_limit``; the
 message says so), and a part left with too little time contributes the trivial bound
 Σ_n min cost_n (``Bounds.cost_min``).
@@ -35,7 +37,7 @@ from optkit.solvers.highs_threads import reset_highs_threads
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, error_result, finish
 from optkit.solvers.scheduling.allocation import allocate, drop_idle_servers
-from optkit.solvers.scheduling.decompose import parts
+from optkit.solvers.scheduling.decompose import Part, parts
 from optkit.solvers.scheduling.online_methods import GreedyOpt, run_online
 
 #: Tolerances of a proof (DESIGN §6).
@@ -183,18 +185,22 @@ def _solve_milp(instance: SchedulingInstance, options: SolveOptions, backend: st
     logs: list[str] = []
     bound, nodes = 0.0, 0
     found = parts(instance)
-    for i, part in enumerate(found):
-        # a fair share of the time left, so that one hard part cannot starve the others (an
-        # easy part that finishes early leaves its share to the rest)
+    outcomes: dict[int, _PartOutcome] = {}
+    for i, p in enumerate(solving_order(found)):
+        part = found[p]
+        # a fair share of the time left, so that one hard part cannot starve the others; the
+        # easy parts come first and leave what they do not use to the rest
         left = None if deadline is None else (deadline - time.perf_counter()) / (len(found) - i)
         try:
-            outcome = _solve_part(
+            outcomes[p] = _solve_part(
                 part.instance, greedy[part.first_task : part.end_task], backend, options, left
             )
         except _SolverFailed as exc:
             return error_result(
                 instance, backend, str(exc), wall_time_s=time.perf_counter() - start
             )
+    for p, part in enumerate(found):
+        outcome = outcomes[p]
         decisions.extend(outcome.decisions)
         statuses.append(outcome.status)
         bound += outcome.bound
@@ -220,6 +226,17 @@ def _solve_milp(instance: SchedulingInstance, options: SolveOptions, backend: st
         message="; ".join(notes),
         log=tuple(logs),
     )
+
+
+def solving_order(found: list[Part]) -> list[int]:
+    """The parts' indices, easiest first: fewest tasks in the busiest slot, then fewest tasks
+    (ties in slot order)."""
+
+    def difficulty(p: int) -> tuple[int, int]:
+        slots = found[p].instance.compiled.slot_start
+        return int(np.diff(slots).max()), found[p].end_task - found[p].first_task
+
+    return sorted(range(len(found)), key=difficulty)
 
 
 def _set_start(
@@ -271,4 +288,4 @@ def scip(instance: SchedulingInstance, options: SolveOptions) -> Result:
     return _solve_milp(instance, options, "scip")
 
 
-__all__ = ["MIN_SOLVE_S", "TOLERANCE", "highs", "scip"]
+__all__ = ["MIN_SOLVE_S", "TOLERANCE", "highs", "scip", "solving_order"]
