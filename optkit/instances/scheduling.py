@@ -11,6 +11,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from optkit.instances.common import (
+    MAX_DECISION_ENTRIES,
+    MAX_SLOTS,
     SCHEDULING_FORMAT,
     VERSION,
     GeneratorInfo,
@@ -107,7 +109,7 @@ class SchedulingInstance:
 SPEC = Record(
     {
         **header_fields(SCHEDULING_FORMAT),
-        "slots": Integer(ge=1),
+        "slots": Integer(ge=1, le=MAX_SLOTS),
         "slot_seconds": POSITIVE,
         "deadline_s": POSITIVE,
         "failure_penalty": Number(ge=1),
@@ -162,6 +164,12 @@ def check(data: dict[str, Any], problems: Problems) -> None:
             "exact_servers", "true needs max_servers (the exact number of servers per task)"
         )
     slots = data["slots"]
+    if ok(slots) and n_servers is not None and slots * n_servers > MAX_DECISION_ENTRIES:
+        problems.add(
+            "slots",
+            f"{slots} slots × {n_servers} servers is above optkit's limit of "
+            f"{MAX_DECISION_ENTRIES} queue entries",
+        )
     previous = -1
     for n, task in valid_items(tasks):
         tpath = join("tasks", n)

@@ -106,11 +106,13 @@ def is_number(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Number(Spec):
-    """A finite JSON number, optionally integral, with optional bounds ``> gt`` / ``>= ge``."""
+    """A finite JSON number, optionally integral, with optional bounds ``> gt`` / ``>= ge`` and
+    a size limit ``<= le`` (optkit's, see :mod:`optkit.instances.common`)."""
 
     gt: float | None = None
     ge: float | None = None
     integer: bool = False
+    le: float | None = None
 
     def read(self, value: Any, path: str, problems: Problems) -> Any:
         kind = "an integer" if self.integer else "a number"
@@ -129,11 +131,14 @@ class Number(Spec):
         if self.ge is not None and not value >= self.ge:
             problems.add(path, f"{show(value)} must be >= {fmt(self.ge)}")
             return INVALID
+        if self.le is not None and not value <= self.le:
+            problems.add(path, f"{show(value)} is above optkit's limit of {fmt(self.le)}")
+            return INVALID
         return int(value) if self.integer else float(value)
 
 
-def Integer(ge: int | None = None) -> Number:
-    return Number(ge=ge, integer=True)
+def Integer(ge: int | None = None, le: int | None = None) -> Number:
+    return Number(ge=ge, integer=True, le=le)
 
 
 POSITIVE: Final = Number(gt=0)
