@@ -642,7 +642,7 @@ class TrainedComposition:
 
     def play(self, instance: Instance, method: str) -> CachingSolution:
         """One greedy episode on ``instance``; refused for another family or dimensions."""
-        where = f"policy {self.path}"
+        where = "the policy"  # the caller names the method (policy:RUN_DIR) beside it
         if not isinstance(instance, CachingInstance):
             raise MethodRefused(
                 f"{where} ({self.agent_name}) plays caching instances; {instance.name} is "
