@@ -284,7 +284,7 @@ def test_policy_method_needs_a_run_directory(tmp_path: Path, capsys) -> None:
     files = str(tmp_path)
     code, _, err = cli(["solve", files, "--method", "policy"], capsys)
     assert (
-        code == 2 and "method policy needs its training run directory: --method policy:DIR" in err
+        code == 2 and "method policy needs a training run directory: --method policy:RUN_DIR" in err
     )
     code, _, err = cli(["solve", files, "--method", f"policy:{tmp_path / 'nothing'}"], capsys)
     assert code == 2 and "no trained policy here" in err and len(err.strip().splitlines()) == 1
