@@ -32,6 +32,7 @@ from optkit.instances.schema import (
     Problems,
     Record,
     Text,
+    counted,
     fmt,
     join,
     ok,
@@ -271,7 +272,7 @@ def _check_index(
     if not ok(value) or n is None:
         return False
     if value >= n:
-        problems.add(path, f"{value} is not a {what} index ({owner} has {n} {what}s)")
+        problems.add(path, f"{value} is not a {what} index ({owner} has {counted(n, what)})")
         return False
     return True
 

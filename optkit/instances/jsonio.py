@@ -31,20 +31,34 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: ``json``'s messages that only read whole followed by the position, or that give Python advice.
+_DECODE_MESSAGES = {
+    "Unterminated string starting at": "a string starts here and is never closed",
+    "Invalid control character at": "a control character inside a string",
+    "Unexpected UTF-8 BOM (decode using utf-8-sig)": "the file starts with a byte-order mark; "
+    "save it as UTF-8 without one",
+}
+
+
 def parse_json(text: str, source: str) -> Any:
     """Parse ``text``; raise :class:`InvalidFileError` naming ``source`` and the position."""
+    if not text.strip():
+        raise InvalidFileError([f"{source}: empty file (a JSON document is expected)"])
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
+        message = _DECODE_MESSAGES.get(exc.msg, exc.msg.removesuffix(" at"))
         raise InvalidFileError(
-            [f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"]
+            [f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON ({message})"]
         ) from None
     except ValueError as exc:
         raise InvalidFileError([f"{source}: invalid JSON ({exc})"]) from None
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file strictly. Missing or unreadable files raise :class:`OptkitError`."""
+    """Read a JSON file strictly. A file that cannot be read as text at all (missing, a folder,
+    no permission, not UTF-8) raises :class:`OptkitError`; text that is not valid JSON raises
+    :class:`InvalidFileError` (the file is there but broken)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -52,8 +66,10 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise OptkitError(f"{p}: no such file") from None
     except IsADirectoryError:
         raise OptkitError(f"{p}: is a directory, not a JSON file") from None
-    except UnicodeDecodeError:
-        raise InvalidFileError([f"{p}: not UTF-8 text"]) from None
+    except UnicodeDecodeError as exc:
+        raise OptkitError(
+            f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); optkit files are UTF-8 JSON"
+        ) from None
     except OSError as exc:
         raise OptkitError(f"{p}: cannot read ({exc.strerror})") from None
     return parse_json(text, str(p))

@@ -30,6 +30,7 @@ from optkit.instances.schema import (
     Problems,
     Record,
     Text,
+    counted,
     join,
     ok,
     valid_items,
@@ -177,7 +178,8 @@ def check(data: dict[str, Any], problems: Problems) -> None:
         if ok(slot):
             if ok(slots) and slot >= slots:
                 problems.add(
-                    join(tpath, "slot"), f"{slot} is not a slot index (instance has {slots} slots)"
+                    join(tpath, "slot"),
+                    f"{slot} is not a slot index (instance has {counted(slots, 'slot')})",
                 )
             if slot < previous:
                 problems.add(
@@ -187,7 +189,8 @@ def check(data: dict[str, Any], problems: Problems) -> None:
             previous = max(previous, slot)
         if ok(bs) and n_servers is not None and bs >= n_servers:
             problems.add(
-                join(tpath, "bs"), f"{bs} is not a server index (instance has {n_servers} servers)"
+                join(tpath, "bs"),
+                f"{bs} is not a server index (instance has {counted(n_servers, 'server')})",
             )
 
 

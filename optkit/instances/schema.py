@@ -82,6 +82,11 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 server``, ``3 servers`` (regular plurals only)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def fmt(value: float) -> str:
     """A number as written in a message (short, exact enough)."""
     if float(value).is_integer() and abs(value) < 1e16:

@@ -219,3 +219,45 @@ def test_an_absurd_count_is_invalid_not_a_crash(
     for command in (["info"], ["solve", "-m", "no-cache"], ["export", "--format", "nl"]):
         code, out, err = cli([command[0], str(path), *command[1:]], capsys)
         assert code == 2 and "above optkit's limit" in one_line(err)
+
+
+# ------------------------------------------------------------------ evaluate and validate
+
+
+def test_an_instance_given_as_the_solution_is_named_as_such(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    other = ROOT / "instances" / "caching-small" / "t2drl-small-s11-000.json"
+    code, out, err = cli(["evaluate", str(CACHING), str(other)], capsys)
+    assert code == 2 and not out
+    assert one_line(err) == f"{other}: format: this is an instance, a solution was expected"
+    # the library says the same, as a violation
+    evaluation = optkit.evaluate(optkit.load_instance(CACHING), json.loads(other.read_text()))
+    assert evaluation.violations == ("format: this is an instance, a solution was expected",)
+
+
+def test_validate_exit_2_for_a_file_that_is_not_text_and_checks_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    shutil.copy(CACHING, tmp_path / "good.json")
+    (tmp_path / "malformed.json").write_text('{"format": "optkit.caching", "name": "x')
+    code, out, _ = cli(["validate", str(tmp_path)], capsys)
+    assert code == 2
+    lines = out.strip().splitlines()
+    assert f"{tmp_path / 'binary.json'}: not UTF-8 text (byte 0: invalid start byte)" in lines[0]
+    # json's own message ends with "starting at": the position follows in front instead
+    assert lines[1].startswith(f"ok  {tmp_path / 'good.json'}: caching instance")
+    assert lines[2] == (
+        f"{tmp_path / 'malformed.json'}: line 1 column 38: invalid JSON "
+        "(a string starts here and is never closed)"
+    )
+    assert lines[3] == "1 valid, 1 invalid, 1 unreadable"
+
+
+def test_counts_of_one_are_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    t2drl = ROOT / "instances" / "caching-small" / "t2drl-small-s11-000.json"
+    code, out, _ = cli(["validate", str(t2drl)], capsys)
+    assert code == 0 and "caching instance 't2drl-small-s11-000': 1 server, 6 models" in out
+    code, out, _ = cli(["info", str(t2drl)], capsys)
+    assert code == 0 and "1 server, 6 models, 6 users" in out and "1 servers" not in out
