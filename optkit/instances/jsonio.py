@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from optkit.errors import InvalidFileError, OptkitError
 
@@ -95,18 +97,45 @@ def _render(value: Any, depth: int) -> str:
     return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, renamed)."""
+def _umask() -> int:
+    """The process's umask (it can only be read by setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_file(
+    path: str | os.PathLike[str], *, binary: bool = False, fsync: bool = False
+) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; when the block ends without an
+    error it replaces ``path`` in one rename (a reader, or a crash, sees the old file or the
+    new one, never half of one), otherwise it is removed. ``fsync``: flush it to the disk
+    before the rename (checkpoints). The file gets the mode any new file gets, 0666 less the
+    umask (``mkstemp`` alone would leave it 0600). Every atomic write in optkit goes here."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        os.fchmod(fd, 0o666 & ~_umask())
+        fh: IO[Any] = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        )
+        with fh:
+            yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path) as fh:
+        fh.write(text)
 
 
 def write_json(path: str | os.PathLike[str], document: Any) -> None:

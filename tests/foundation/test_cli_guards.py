@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,35 @@ def test_counts_of_one_are_singular(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "caching instance 't2drl-small-s11-000': 1 server, 6 models" in out
     code, out, _ = cli(["info", str(t2drl)], capsys)
     assert code == 0 and "1 server, 6 models, 6 users" in out and "1 servers" not in out
+
+
+# ------------------------------------------------------------------ written files
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_usual_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], umask: int
+) -> None:
+    from optkit.drl.checkpoint import save_atomic
+
+    previous = os.umask(umask)
+    try:
+        out = tmp_path / "set"
+        code, _, _ = cli(
+            ["generate", "scheduling", "--preset", "amcoedge", "--size", "tiny", "--out", str(out)],
+            capsys,
+        )
+        assert code == 0
+        instance = next(out.glob("*.json"))
+        code, _, _ = cli(
+            ["solve", str(instance), "-m", "local", "--solutions", str(tmp_path / "sols")], capsys
+        )
+        assert code == 0
+        optkit.save(optkit.load_instance(instance), tmp_path / "saved.json")
+        save_atomic({"format": "x"}, tmp_path / "run" / "policy.pt")
+    finally:
+        os.umask(previous)
+    written = [instance, *(tmp_path / "sols").glob("*.json"), tmp_path / "saved.json"]
+    written.append(tmp_path / "run" / "policy.pt")
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
