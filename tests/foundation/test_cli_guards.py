@@ -295,3 +295,47 @@ def test_written_files_get_the_usual_mode(
     written.append(tmp_path / "run" / "policy.pt")
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+# ------------------------------------------------------------------ export
+
+
+def test_export_is_one_line_whatever_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    code, out, err = cli(["export", str(CACHING)], capsys)
+    assert code == 2 and not out
+    assert one_line(err).startswith("optkit export: Missing option '--format'. Choose from: gms,")
+    target = tmp_path / "x.json"  # an unusual extension: Pyomo warned that it does not match
+    code, out, err = cli(["export", str(CACHING), "--format", "nl", "--out", str(target)], capsys)
+    assert code == 0 and not err
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    col, row = tmp_path / "x.col", tmp_path / "x.row"
+    assert out.strip() == f"wrote {target} (symbol map: {col}, {row})"
+    assert target.read_text().startswith("g3") and col.exists() and row.exists()
+    code, out, err = cli(
+        ["export", str(CACHING), "--format", "gms", "--out", str(tmp_path / "a")], capsys
+    )
+    assert code == 0 and out.strip() == f"wrote {tmp_path / 'a'}"
+
+
+def test_export_never_overwrites_its_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim.json"
+    shutil.copy(CACHING, victim)
+    before = victim.read_bytes()
+    code, out, err = cli(["export", str(victim), "--format", "nl", "--out", str(victim)], capsys)
+    assert code == 2 and not out and f"--out: {victim} is an input file" in one_line(err)
+    # nl's symbol map beside the program counts too
+    code, _, err = cli(
+        ["export", str(victim), "--format", "nl", "--out", str(tmp_path / "victim.nl")], capsys
+    )
+    assert code == 0
+    col = tmp_path / "victim.col"
+    shutil.copy(victim, col)
+    code, _, err = cli(
+        ["export", str(col), "--format", "nl", "--out", str(tmp_path / "victim")], capsys
+    )
+    assert code == 2 and f"--out: {col} is an input file" in one_line(err)
+    assert victim.read_bytes() == before == col.read_bytes()
