@@ -15,8 +15,8 @@ from optkit.cli.common import err, num, out, percent
 from optkit.drl.agents import agent_class, agent_names, make_config
 from optkit.drl.compose import (
     CompositionTrainer,
-    composition_names,
     describe_composition,
+    is_composition,
     new_composition_run,
 )
 from optkit.drl.config import describe, parse_assignments, read_toml
@@ -163,8 +163,8 @@ def train(
       optkit train dqn --env gym:CartPole-v1 --steps 50000 --out runs/cartpole
       optkit train ddqn --steps 40000 --out runs/ddqn --resume
     """
-    joint = agent in composition_names()
-    cls = None if joint else agent_class(agent)  # one line for an unknown agent
+    joint = is_composition(agent)  # one line for an unknown name, listing agents and compositions
+    cls = None if joint else agent_class(agent)
     hyper: dict[str, object] = {}
     env_options: dict[str, object] = {}
     if config_file is not None:

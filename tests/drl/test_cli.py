@@ -142,7 +142,7 @@ def test_resume_extends_a_run(tmp_path: Path, capsys) -> None:
     [
         (
             ["dqm", "--family", "caching", "--preset", "t2drl", "--steps", "5"],
-            "unknown agent 'dqm' (known: dqn, ddqn",
+            "unknown agent 'dqm' (agents: dqn, ddqn",
         ),
         (
             ["dqn", "--family", "caching", "--preset", "t2", "--steps", "5"],

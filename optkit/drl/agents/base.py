@@ -71,6 +71,8 @@ class Agent(ABC):
     name: ClassVar[str]
     discrete: ClassVar[bool]
     Config: ClassVar[type[OffPolicyConfig]]
+    #: The instance family the agent is built for (None: any env whose spaces fit it).
+    family: ClassVar[str | None] = None
 
     def __init__(
         self,
