@@ -67,14 +67,15 @@ def describe(doc: Document) -> str:
     help="folder to write into",
 )
 def generate(family: str, preset: str, size: str, count: int, seed: int, out_dir: Path) -> None:
-    """Write COUNT instances of a preset as OUT/<preset>-<size>-s<SEED>-<i>.json.
+    """Write COUNT instances of a preset as OUT/<preset>-<size>-s<SEED>-<NNN>.json, where NNN
+    is the instance's index, zero-padded: 000, 001, ...
 
     The same arguments write byte-identical files. Presets:
 
     \b
     caching     t2drl     one edge server, quality vs latency
                 edgeaigc  several linked servers, a slower and dearer cloud
-    scheduling  smcoedge  SMCoEdge defaults (exactly 3 servers per task)
+    scheduling  smcoedge  SMCoEdge defaults (exactly 3 servers per task; tiny: 2)
                 amcoedge  AMCoEdge defaults (any subset)
     """
     instances = iter_generate(family, preset, size, seed, count)

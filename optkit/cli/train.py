@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optkit.cli.common import err, num, out, percent
+from optkit.cli.common import err, num, out, percent, round_off
 from optkit.drl.agents import agent_class, agent_names, make_config
 from optkit.drl.compose import (
     CompositionTrainer,
@@ -35,9 +35,9 @@ def _eval_text(report: EvalReport | None) -> str:
         return f"eval return {num(report.mean_return, 4)}"
     text = f"eval {num(report.mean_objective, 5)}"
     if report.regret is not None:
-        return f"{text} · regret {num(report.regret, 3)}"
+        return f"{text} · regret {num(round_off(report.regret), 3)}"
     if report.gap_to_baseline is not None:
-        return f"{text} · gap vs {report.baseline} {percent(report.gap_to_baseline)}"
+        return f"{text} · gap vs {report.baseline} {percent(round_off(report.gap_to_baseline))}"
     return text
 
 

@@ -339,3 +339,34 @@ def test_export_never_overwrites_its_instance(
     )
     assert code == 2 and f"--out: {col} is an input file" in one_line(err)
     assert victim.read_bytes() == before == col.read_bytes()
+
+
+# ------------------------------------------------------------------ help texts, round-off
+
+
+def test_help_texts_say_what_the_commands_do(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(["generate", "--help"], capsys)
+    assert code == 0 and "-s<SEED>-<NNN>.json" in out and "000, 001" in out
+    code, out, _ = cli(["export", "--help"], capsys)
+    assert code == 0 and "OUT.col and OUT.row" in " ".join(out.split())
+    code, out, _ = cli(["solve", "--help"], capsys)
+    assert code == 0
+    for usage in ("bnb[:frames|tree]", "lfu[:optimal|equal]", "fastest-k[:K]", "policy:RUN_DIR"):
+        assert f"\n  {usage} " in out, usage
+    methods = out[out.index("Caching methods") :].splitlines()
+    # every method line and every wrapped continuation is indented under its section title
+    assert all(line.startswith("  ") for line in methods if line and "methods (" not in line)
+
+
+def test_round_off_below_display_precision_shows_as_zero() -> None:
+    from optkit.cli.solve import results_table
+    from optkit.cli.train import _eval_text
+    from optkit.drl.evaluation import EvalReport
+
+    result = optkit.Result("i", "caching", "bnb", optkit.Status.OPTIMAL, 1.0, 1.0, -1.33e-15)
+    cells = [cell for column in results_table([result]).columns for cell in column.cells]
+    assert "0 %" in cells
+    report = EvalReport(step=1, episodes=1, mean_return=0.0, mean_objective=1.0, regret=-6.84e-16)
+    assert _eval_text(report) == "eval 1.0 · regret 0.0"
+    report = EvalReport(1, 1, 0.0, 1.0, gap_to_baseline=-2e-14, baseline="local")
+    assert _eval_text(report) == "eval 1.0 · gap vs local 0 %"
