@@ -95,7 +95,8 @@ def generate(family: str, preset: str, size: str, count: int, seed: int, out_dir
             written += 1
             bar.advance(task)
     out.print(
-        f"wrote {written} {family} instance(s) ({preset}, {size}, seed {seed}) to {escape(str(out_dir))}"
+        f"wrote {written} {family} instance(s) ({preset}, {size}, seed {seed}) to {escape(str(out_dir))}",
+        soft_wrap=True,
     )
 
 

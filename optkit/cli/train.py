@@ -254,7 +254,8 @@ def train(
     last = outcome.last_eval
     out.print(
         f"{agent}: {outcome.step} steps, {outcome.episodes} episodes · {_eval_text(last)} · "
-        f"run directory {escape(str(out_dir))} (method policy:{escape(str(out_dir))})"
+        f"run directory {escape(str(out_dir))} (method policy:{escape(str(out_dir))})",
+        soft_wrap=True,  # one line, however long the paths
     )
     if outcome.interrupted:
         click.echo(

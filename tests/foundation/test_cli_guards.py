@@ -44,6 +44,11 @@ def test_time_limit_must_be_finite_and_in_range(
     assert "Invalid value for '--time-limit'" in one_line(err)
 
 
+def test_gap_option_must_be_finite(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(["solve", str(CACHING), "-m", "bnb", "--gap", "nan"], capsys)
+    assert code == 2 and "Invalid value for '--gap': nan is not a finite number" in one_line(err)
+
+
 def test_the_library_refuses_the_same_time_limits() -> None:
     instance = optkit.load_instance(CACHING)
     for limit in (float("nan"), float("inf"), 1e21, 0.0):
