@@ -87,7 +87,7 @@ def generate(family: str, preset: str, size: str, count: int, seed: int, out_dir
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=count < 5,
+        disable=count < 5 or not err.is_terminal,  # in a pipe it would leave a blank line
     ) as bar:
         task = bar.add_task("generate", total=count)
         for instance in instances:

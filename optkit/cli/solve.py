@@ -85,13 +85,13 @@ def _check_outputs(
         return
     first: dict[str, Path] = {}
     for path, instance in zip(paths, instances, strict=True):
-        if instance.name in first:
+        if instance.name in first and not first[instance.name].samefile(path):
             raise click.UsageError(
                 f"--solutions: {first[instance.name]} and {path} are both instance "
                 f"{instance.name!r}, so both would write {solutions_dir / instance.name}.json; "
                 "solve them separately"
             )
-        first[instance.name] = path
+        first.setdefault(instance.name, path)
         refuse_overwriting("--solutions", solutions_dir / f"{instance.name}.json", paths)
 
 
@@ -222,7 +222,7 @@ def solve_cmd(
             TimeElapsedColumn(),
             console=err,
             transient=True,
-            disable=verbose or total < 2,
+            disable=verbose or total < 2 or not err.is_terminal,  # a pipe: no blank line
         ) as bar:
             task = bar.add_task("solving", total=total)
             for instance, name in runs:

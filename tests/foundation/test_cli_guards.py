@@ -177,6 +177,13 @@ def test_solution_files_cannot_overwrite_inputs_or_each_other(
     assert code == 2 and not (tmp_path / "sols").exists()
     assert f"{named} and {tmp_path / 'b' / 'copy.json'} are both instance" in line
     assert named.read_bytes() == before
+    # one file named twice (a folder and a file in it) is one instance, not two
+    code, _, err = cli(
+        ["solve", str(tmp_path / "b"), str(tmp_path / "b" / "copy.json"), "-m", "no-cache",
+         "--solutions", str(tmp_path / "sols")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0 and not err
 
 
 # ------------------------------------------------------------------ messages read once, on one line
