@@ -109,12 +109,15 @@ class Evaluation:
         }
 
 
-def evaluate(instance: Instance, solution: Solution | Mapping[str, Any]) -> Evaluation:
-    """Check ``solution`` against ``instance`` and compute its objective and metrics."""
+def evaluate(instance: Instance, solution: Solution | Mapping[str, Any] | Any) -> Evaluation:
+    """Check ``solution`` against ``instance`` and compute its objective and metrics.
+    ``solution`` is a decoded solution or parsed JSON (any JSON value: a list or null is a
+    violation, not an error)."""
     violations: list[str] = []
-    if isinstance(solution, Mapping):
+    if not isinstance(solution, CachingSolution | SchedulingSolution):
         problems = Problems("")
-        decoded = read_solution(dict(solution), problems)
+        data = dict(solution) if isinstance(solution, Mapping) else solution
+        decoded = read_solution(data, problems)
         violations.extend(f"{path}: {rule}" for path, rule in problems.items)
         if decoded is None:
             return Evaluation(instance.family, False, tuple(violations), None, None)

@@ -250,6 +250,16 @@ def test_an_instance_given_as_the_solution_is_named_as_such(
     assert evaluation.violations == ("format: this is an instance, a solution was expected",)
 
 
+@pytest.mark.parametrize("text,rule", [("[1, 2]", "a list"), ("null", "null")])
+def test_a_solution_that_is_no_object_is_a_violation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, rule: str
+) -> None:
+    (tmp_path / "s.json").write_text(text)
+    code, out, err = cli(["evaluate", str(CACHING), str(tmp_path / "s.json")], capsys)
+    assert code == 1 and not err  # was an AttributeError traceback
+    assert f"{tmp_path / 's.json'}: (top level): {rule} is not an object" in out
+
+
 def test_validate_exit_2_for_a_file_that_is_not_text_and_checks_the_others(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
