@@ -163,6 +163,34 @@ def test_resume_extends_a_run(tmp_path: Path, capsys) -> None:
             "--eval-seed 0 equals --seed",
         ),
         (["dqn", "--family", "caching", "--steps", "5"], "--preset is needed"),
+        (
+            [
+                "dqn",
+                "--family",
+                "caching",
+                "--preset",
+                "t2drl",
+                "--steps",
+                "5",
+                "--set",
+                "learning_rate=nan",
+            ],
+            "hyperparameter learning_rate: 'nan' is not a finite number",
+        ),
+        (
+            [
+                "ddpg",
+                "--family",
+                "caching",
+                "--preset",
+                "t2drl",
+                "--steps",
+                "5",
+                "--set",
+                "critic_learning_rate=-1",
+            ],
+            "critic_learning_rate must be > 0, got -1.0",
+        ),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path: Path, capsys) -> None:
