@@ -21,7 +21,7 @@ from optkit.instances.caching import STORAGE_TOLERANCE, CachingInstance
 from optkit.instances.common import SOLUTION_FORMAT
 from optkit.instances.io import Instance
 from optkit.instances.scheduling import SchedulingInstance
-from optkit.instances.schema import Problems, fmt
+from optkit.instances.schema import Problems, counted, fmt
 from optkit.instances.solution import (
     CLOUD,
     CachingSolution,
@@ -109,12 +109,15 @@ class Evaluation:
         }
 
 
-def evaluate(instance: Instance, solution: Solution | Mapping[str, Any]) -> Evaluation:
-    """Check ``solution`` against ``instance`` and compute its objective and metrics."""
+def evaluate(instance: Instance, solution: Solution | Mapping[str, Any] | Any) -> Evaluation:
+    """Check ``solution`` against ``instance`` and compute its objective and metrics.
+    ``solution`` is a decoded solution or parsed JSON (any JSON value: a list or null is a
+    violation, not an error)."""
     violations: list[str] = []
-    if isinstance(solution, Mapping):
+    if not isinstance(solution, CachingSolution | SchedulingSolution):
         problems = Problems("")
-        decoded = read_solution(dict(solution), problems)
+        data = dict(solution) if isinstance(solution, Mapping) else solution
+        decoded = read_solution(data, problems)
         violations.extend(f"{path}: {rule}" for path, rule in problems.items)
         if decoded is None:
             return Evaluation(instance.family, False, tuple(violations), None, None)
@@ -184,7 +187,7 @@ def _read_cache(
             for i, m in enumerate(models):
                 if not 0 <= m < M:
                     violations.append(
-                        f"cache[{t}][{e}][{i}]: {m} is not a model index (instance has {M} models)"
+                        f"cache[{t}][{e}][{i}]: {m} is not a model index (instance has {counted(M, 'model')})"
                     )
                     readable = False
                 elif cache[t, e, m]:
@@ -223,7 +226,7 @@ def _caching(
     bad = (server < -1) | (server >= E)
     for r in _indices(bad):
         violations.append(
-            f"requests[{r}].server: {server[r]} is not a server index (instance has {E} servers)"
+            f"requests[{r}].server: {server[r]} is not a server index (instance has {counted(E, 'server')})"
         )
     readable &= not bad.any()
     edge = (server >= 0) & ~bad
@@ -400,7 +403,7 @@ def _scheduling(
         for i, j in enumerate(d.servers):
             if not 0 <= j < J:
                 violations.append(
-                    f"{path}.servers[{i}]: {j} is not a server index (instance has {J} servers)"
+                    f"{path}.servers[{i}]: {j} is not a server index (instance has {counted(J, 'server')})"
                 )
                 readable = False
             elif j in seen:

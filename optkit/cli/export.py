@@ -6,17 +6,14 @@ from pathlib import Path
 
 import click
 
-from optkit.cli.common import out
-from optkit.errors import OptkitError
+from optkit.cli.common import out, refuse_overwriting
 from optkit.instances.io import load_instance
-
-# Pyomo names the LP format "cpxlp" (with "lp" it warns that a .lp file does not match)
-FORMATS = {"nl": "nl", "lp": "cpxlp", "gms": "gams", "mps": "mps"}
+from optkit.models import EXPORT_FORMATS, export_files
 
 
 @click.command()
 @click.argument("instance_path", metavar="INSTANCE", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), required=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_FORMATS)), required=True)
 @click.option(
     "--out",
     "out_path",
@@ -24,22 +21,15 @@ FORMATS = {"nl": "nl", "lp": "cpxlp", "gms": "gams", "mps": "mps"}
     help="default: <instance name>.<format>",
 )
 def export(instance_path: Path, fmt: str, out_path: Path | None) -> None:
-    """Write INSTANCE's program as .nl, .lp, .mps (linear programs only) or .gms, with the
-    symbol map (readable variable names), so any outside solver can be run on it."""
+    """Write INSTANCE's program as .nl, .lp, .mps (linear programs only) or .gms, so any
+    outside solver can be run on it. Variables and constraints keep readable names: in the
+    file itself for lp, mps and gms; for nl in its symbol map, OUT.col and OUT.row beside it."""
     from optkit import models
 
     instance = load_instance(instance_path)
-    if fmt in ("lp", "mps"):
-        reason = models.nonlinear_reason(instance)
-        if reason is not None:
-            raise OptkitError(
-                f"cannot write {fmt}: the program of {instance.name} is not linear ({reason}); use nl or gms"
-            )
-    model = models.build(instance)
     target = out_path or Path(f"{instance.name}.{fmt}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # with the usual extension Pyomo picks the writer itself (naming the format as well makes
-    # it warn about a mismatch for .lp); an unusual file name needs the format spelled out
-    named = {} if target.suffix == f".{fmt}" else {"format": FORMATS[fmt]}
-    model.write(str(target), io_options={"symbolic_solver_labels": True}, **named)
-    out.print(f"wrote {target}")
+    for path in export_files(target, fmt):
+        refuse_overwriting("--out", path, [instance_path])
+    written = models.write(instance, target, fmt)
+    symbols = f" (symbol map: {', '.join(map(str, written[1:]))})" if written[1:] else ""
+    out.print(f"wrote {target}{symbols}", soft_wrap=True)

@@ -11,14 +11,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from optkit.cli.common import FILES, err, expand_files, num, out
-from optkit.errors import InvalidFileError
+from optkit.errors import InvalidFileError, OptkitError
 from optkit.evaluate import evaluate
 from optkit.instances import FAMILIES
 from optkit.instances.caching import CachingInstance
 from optkit.instances.common import SOLUTION_FORMAT
 from optkit.instances.generators import PRESETS, SIZES, iter_generate
-from optkit.instances.io import Document, Instance, from_dict, load_instance
+from optkit.instances.io import Document, Instance, expect_solution, from_dict, load_instance
 from optkit.instances.jsonio import read_json, write_json
+from optkit.instances.scheduling import SchedulingInstance
+from optkit.instances.schema import counted
 from optkit.instances.solution import CachingSolution
 from optkit.instances.summary import summarize
 
@@ -27,14 +29,24 @@ def describe(doc: Document) -> str:
     """One line about a valid document."""
     if isinstance(doc, CachingInstance):
         return (
-            f"caching instance {doc.name!r}: {len(doc.servers)} servers, {len(doc.models)} models, "
-            f"{len(doc.requests)} requests, {doc.frames}×{doc.slots_per_frame} slots"
+            f"caching instance {doc.name!r}: {counted(len(doc.servers), 'server')}, "
+            f"{counted(len(doc.models), 'model')}, {counted(len(doc.requests), 'request')}, "
+            f"{doc.frames}×{doc.slots_per_frame} slots"
         )
     if isinstance(doc, CachingSolution):
-        return f"caching solution for {doc.instance!r} by {doc.method!r} ({len(doc.requests)} requests)"
-    if doc.family == "scheduling" and hasattr(doc, "slots"):
-        return f"scheduling instance {doc.name!r}: {len(doc.servers)} servers, {len(doc.tasks)} tasks, {doc.slots} slots"  # type: ignore[union-attr]
-    return f"scheduling solution for {doc.instance!r} by {doc.method!r} ({len(doc.tasks)} tasks)"  # type: ignore[union-attr]
+        return (
+            f"caching solution for {doc.instance!r} by {doc.method!r} "
+            f"({counted(len(doc.requests), 'request')})"
+        )
+    if isinstance(doc, SchedulingInstance):
+        return (
+            f"scheduling instance {doc.name!r}: {counted(len(doc.servers), 'server')}, "
+            f"{counted(len(doc.tasks), 'task')}, {counted(doc.slots, 'slot')}"
+        )
+    return (
+        f"scheduling solution for {doc.instance!r} by {doc.method!r} "
+        f"({counted(len(doc.tasks), 'task')})"
+    )
 
 
 @click.command()
@@ -55,14 +67,15 @@ def describe(doc: Document) -> str:
     help="folder to write into",
 )
 def generate(family: str, preset: str, size: str, count: int, seed: int, out_dir: Path) -> None:
-    """Write COUNT instances of a preset as OUT/<preset>-<size>-s<SEED>-<i>.json.
+    """Write COUNT instances of a preset as OUT/<preset>-<size>-s<SEED>-<NNN>.json, where NNN
+    is the instance's index, zero-padded: 000, 001, ...
 
     The same arguments write byte-identical files. Presets:
 
     \b
     caching     t2drl     one edge server, quality vs latency
                 edgeaigc  several linked servers, a slower and dearer cloud
-    scheduling  smcoedge  SMCoEdge defaults (exactly 3 servers per task)
+    scheduling  smcoedge  SMCoEdge defaults (exactly 3 servers per task; tiny: 2)
                 amcoedge  AMCoEdge defaults (any subset)
     """
     instances = iter_generate(family, preset, size, seed, count)
@@ -74,7 +87,7 @@ def generate(family: str, preset: str, size: str, count: int, seed: int, out_dir
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=count < 5,
+        disable=count < 5 or not err.is_terminal,  # in a pipe it would leave a blank line
     ) as bar:
         task = bar.add_task("generate", total=count)
         for instance in instances:
@@ -82,7 +95,8 @@ def generate(family: str, preset: str, size: str, count: int, seed: int, out_dir
             written += 1
             bar.advance(task)
     out.print(
-        f"wrote {written} {family} instance(s) ({preset}, {size}, seed {seed}) to {escape(str(out_dir))}"
+        f"wrote {written} {family} instance(s) ({preset}, {size}, seed {seed}) to {escape(str(out_dir))}",
+        soft_wrap=True,
     )
 
 
@@ -99,10 +113,11 @@ def validate(files: tuple[Path, ...], instance_path: Path | None, quiet: bool) -
     """Check instance and solution files (folders: their *.json files).
 
     Every broken rule is printed as one line: FILE: JSON.PATH: RULE. Exit status 0 when every
-    file is valid, 1 when any is not, 2 when a file cannot be read at all.
+    file is valid, 1 when any is not, 2 when a file cannot be read at all (not UTF-8 text, no
+    permission; every other file is still checked).
     """
     instance = load_instance(instance_path) if instance_path else None
-    bad = 0
+    bad = unreadable = 0
     paths = expand_files(files)
     for path in paths:
         problems: list[str] = []
@@ -120,6 +135,10 @@ def validate(files: tuple[Path, ...], instance_path: Path | None, quiet: bool) -
                 doc = from_dict(data, str(path))
         except InvalidFileError as exc:
             problems = exc.messages
+        except OptkitError as exc:  # not even text: nothing to validate
+            unreadable += 1
+            click.echo(str(exc))
+            continue
         if problems:
             bad += 1
             for line in problems:
@@ -127,8 +146,11 @@ def validate(files: tuple[Path, ...], instance_path: Path | None, quiet: bool) -
         elif not quiet:
             assert doc is not None
             click.echo(f"ok  {path}: {describe(doc)}")
-    if not quiet or bad:
-        click.echo(f"{len(paths) - bad} valid, {bad} invalid")
+    if not quiet or bad or unreadable:
+        counts = f"{len(paths) - bad - unreadable} valid, {bad} invalid"
+        click.echo(counts + (f", {unreadable} unreadable" if unreadable else ""))
+    if unreadable:
+        raise click.exceptions.Exit(2)
     if bad:
         raise click.exceptions.Exit(1)
 
@@ -197,10 +219,13 @@ def evaluate_cmd(instance_path: Path, solution_path: Path, as_json: bool) -> Non
     """Check SOLUTION against INSTANCE and print its objective and metrics.
 
     Every violated feasibility rule is listed (JSON path first); the objective is computed
-    whenever the decisions can be read. Exit status 0 when feasible, 1 when not.
+    whenever the decisions can be read. Exit status 0 when feasible, 1 when not, 2 when a file
+    cannot be read or is not what is expected (an instance given as the solution).
     """
     instance = load_instance(instance_path)
-    ev = evaluate(instance, read_json(solution_path))
+    data = read_json(solution_path)
+    expect_solution(data, str(solution_path))  # the wrong file is a usage error (exit 2)
+    ev = evaluate(instance, data)
     if as_json:
         click.echo(json.dumps(ev.to_json(), indent=2))
     else:

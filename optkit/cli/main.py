@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "optkit"
         hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
-        click.echo(f"{where}: {exc.format_message()}{hint}", err=True)
+        # click lays some messages out on several lines (a missing choice lists one choice
+        # per line); every error is one line here
+        message = " ".join(exc.format_message().split())
+        click.echo(f"{where}: {message}{hint}", err=True)
         sys.exit(exc.exit_code)
     except InvalidFileError as exc:
         for line in exc.messages:

@@ -9,12 +9,23 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optkit.cli.common import FILES, err, expand_files, num, out, percent, seconds
-from optkit.errors import OptkitError
+from optkit.cli.common import (
+    FILES,
+    TIME_LIMIT,
+    FiniteFloatRange,
+    err,
+    expand_files,
+    num,
+    out,
+    percent,
+    refuse_overwriting,
+    round_off,
+    seconds,
+)
 from optkit.instances.io import Instance, load_instance
 from optkit.instances.jsonio import write_json
 from optkit.solvers import Result, Status, append_results, lookup, methods, read_results, solve
-from optkit.solvers.registry import same_method
+from optkit.solvers.registry import exists, same_method
 
 STATUS_STYLE = {
     Status.OPTIMAL: "green",
@@ -26,30 +37,62 @@ STATUS_STYLE = {
 }
 
 
-def _method_help() -> str:
-    lines = []
-    for family in ("caching", "scheduling"):
-        for info in methods(family):
-            variants = f" [:{'|'.join(info.variants)}]" if info.variants else ""
-            lines.append(f"{family:<11} {info.name}{variants}: {info.summary}")
-    return "\n".join(lines)
-
-
 class _SolveCommand(click.Command):
+    """``solve --help`` ends with the methods of each family, their variants and summaries."""
+
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        formatter.write_text("Methods:")
-        with formatter.indentation():
-            for line in _method_help().splitlines():
-                formatter.write_text(line)
+        for family in ("caching", "scheduling"):
+            with formatter.section(f"{family.capitalize()} methods (NAME[:VARIANT])"):
+                formatter.write_dl([(info.usage, info.summary) for info in methods(family)])
 
 
-def _exists(family: str, method: str) -> bool:
-    try:
-        lookup(family, method)
-    except OptkitError:
-        return False
-    return True
+def _plan(instances: list[Instance], method_names: tuple[str, ...]) -> list[tuple[Instance, str]]:
+    """The runs: each method on the instances of the families it exists for, in file order.
+    A method that fits none of them, or a variant its method does not take, is an error before
+    anything runs; instances a method skips (another family's) are noted in one line."""
+    families = sorted({i.family for i in instances})
+    runs: list[tuple[Instance, str]] = []
+    skipped: list[str] = []
+    for name in method_names:
+        fits = [f for f in families if exists(f, name)]
+        if not fits:
+            lookup(families[0], name)  # raises the one-line "unknown method" error
+        for family in fits:
+            lookup(family, name)  # raises the one-line "unknown variant" error
+        runs.extend((i, name) for i in instances if i.family in fits)
+        others = [i.family for i in instances if i.family not in fits]
+        if others:
+            skipped.append(
+                f"{len(others)} {others[0]} instance(s) for {name} (a {' and '.join(fits)} method)"
+            )
+    if skipped:
+        click.echo(f"optkit: note: skipped {'; '.join(skipped)}", err=True)
+    runs.sort(key=lambda run: instances.index(run[0]))
+    return runs
+
+
+def _check_outputs(
+    paths: list[Path],
+    instances: list[Instance],
+    results_path: Path | None,
+    solutions_dir: Path | None,
+) -> None:
+    """Refuse outputs that would overwrite an input file, and solution files that two inputs
+    would write (two instances with one name)."""
+    if results_path is not None:
+        refuse_overwriting("--out", results_path, paths)
+    if solutions_dir is None:
+        return
+    first: dict[str, Path] = {}
+    for path, instance in zip(paths, instances, strict=True):
+        if instance.name in first and not first[instance.name].samefile(path):
+            raise click.UsageError(
+                f"--solutions: {first[instance.name]} and {path} are both instance "
+                f"{instance.name!r}, so both would write {solutions_dir / instance.name}.json; "
+                "solve them separately"
+            )
+        first.setdefault(instance.name, path)
+        refuse_overwriting("--solutions", solutions_dir / f"{instance.name}.json", paths)
 
 
 def results_table(results: list[Result]) -> Table:
@@ -73,7 +116,7 @@ def results_table(results: list[Result]) -> Table:
             f"[{style}]{r.status.value}",
             num(r.objective, 10),
             num(r.bound, 10),
-            percent(r.gap),
+            percent(round_off(r.gap)),
             seconds(r.wall_time_s),
             "-" if r.nodes is None else str(r.nodes),
         )
@@ -92,12 +135,12 @@ def results_table(results: list[Result]) -> Table:
 )
 @click.option(
     "--time-limit",
-    type=click.FloatRange(min=0, min_open=True),
-    help="seconds per instance and method",
+    type=TIME_LIMIT,
+    help="seconds per instance and method (above 0, at most 1e9)",
 )
 @click.option(
     "--gap",
-    type=click.FloatRange(min=0, max=1, max_open=True),
+    type=FiniteFloatRange(min=0, max=1, max_open=True),
     help="stop exact methods at this relative gap",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
@@ -139,16 +182,10 @@ def solve_cmd(
     """
     paths = expand_files(files)
     instances = [load_instance(p) for p in paths]
-    # each method runs on the instances of the families it exists for; one that fits none of
-    # the given instances is an error (before anything runs)
-    families = sorted({i.family for i in instances})
-    runs: list[tuple[Instance, str]] = []
-    for name in method_names:
-        fits = [f for f in families if _exists(f, name)]
-        if not fits:
-            lookup(families[0], name)  # raises the one-line "unknown method" error
-        runs.extend((i, name) for i in instances if i.family in fits)
-    runs.sort(key=lambda run: instances.index(run[0]))
+    if solutions_dir is not None and len(method_names) > 1:
+        raise click.UsageError("--solutions needs a single --method (files are named by instance)")
+    _check_outputs(paths, instances, results_path, solutions_dir)
+    runs = _plan(instances, method_names)
     if resume:
         if results_path is None:
             raise click.UsageError("--resume needs --out (the results file to continue)")
@@ -163,13 +200,17 @@ def solve_cmd(
             for i, m in runs
             if not any(same_method(i.family, m, rec) for rec in done.get(i.name, []))
         ]
+        if not runs:
+            click.echo(
+                f"resuming: all {before} runs are already in {results_path}; nothing to run",
+                err=True,
+            )
+            return
         if before > len(runs):
             click.echo(
                 f"resuming: {before - len(runs)} of {before} runs already in {results_path}",
                 err=True,
             )
-    if solutions_dir is not None and len(method_names) > 1:
-        raise click.UsageError("--solutions needs a single --method (files are named by instance)")
     results: list[Result] = []
     interrupted = False
     total = len(runs)
@@ -181,7 +222,7 @@ def solve_cmd(
             TimeElapsedColumn(),
             console=err,
             transient=True,
-            disable=verbose or total < 2,
+            disable=verbose or total < 2 or not err.is_terminal,  # a pipe: no blank line
         ) as bar:
             task = bar.add_task("solving", total=total)
             for instance, name in runs:

@@ -11,12 +11,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optkit.cli.common import err, num, out, percent
+from optkit.cli.common import err, num, out, percent, round_off
 from optkit.drl.agents import agent_class, agent_names, make_config
 from optkit.drl.compose import (
     CompositionTrainer,
-    composition_names,
     describe_composition,
+    is_composition,
     new_composition_run,
 )
 from optkit.drl.config import describe, parse_assignments, read_toml
@@ -35,9 +35,9 @@ def _eval_text(report: EvalReport | None) -> str:
         return f"eval return {num(report.mean_return, 4)}"
     text = f"eval {num(report.mean_objective, 5)}"
     if report.regret is not None:
-        return f"{text} · regret {num(report.regret, 3)}"
+        return f"{text} · regret {num(round_off(report.regret), 3)}"
     if report.gap_to_baseline is not None:
-        return f"{text} · gap vs {report.baseline} {percent(report.gap_to_baseline)}"
+        return f"{text} · gap vs {report.baseline} {percent(round_off(report.gap_to_baseline))}"
     return text
 
 
@@ -163,8 +163,8 @@ def train(
       optkit train dqn --env gym:CartPole-v1 --steps 50000 --out runs/cartpole
       optkit train ddqn --steps 40000 --out runs/ddqn --resume
     """
-    joint = agent in composition_names()
-    cls = None if joint else agent_class(agent)  # one line for an unknown agent
+    joint = is_composition(agent)  # one line for an unknown name, listing agents and compositions
+    cls = None if joint else agent_class(agent)
     hyper: dict[str, object] = {}
     env_options: dict[str, object] = {}
     if config_file is not None:
@@ -254,7 +254,8 @@ def train(
     last = outcome.last_eval
     out.print(
         f"{agent}: {outcome.step} steps, {outcome.episodes} episodes · {_eval_text(last)} · "
-        f"run directory {escape(str(out_dir))} (method policy:{escape(str(out_dir))})"
+        f"run directory {escape(str(out_dir))} (method policy:{escape(str(out_dir))})",
+        soft_wrap=True,  # one line, however long the paths
     )
     if outcome.interrupted:
         click.echo(

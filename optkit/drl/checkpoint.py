@@ -16,8 +16,6 @@ tensors, loaded with ``torch.load(weights_only=True)`` (no code is unpickled).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import numpy as np
 import torch
 
 from optkit.errors import OptkitError
+from optkit.instances.jsonio import atomic_file
 
 CHECKPOINT_FORMAT = "optkit.drl.checkpoint"
 POLICY_FORMAT = "optkit.drl.policy"
@@ -78,17 +77,8 @@ def show_space(described: dict[str, Any]) -> str:
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename: a reader (or a
     crash, or a second Ctrl-C) sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, binary=True, fsync=True) as fh:
+        torch.save(payload, fh)
 
 
 def load_file(path: Path, fmt: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optkit.drl.agents import Agent, OffPolicyConfig, make_agent, make_config
+from optkit.drl.agents import Agent, OffPolicyConfig, agent_names, make_agent, make_config
 from optkit.drl.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_FORMAT,
@@ -187,6 +187,19 @@ COMPOSITIONS: dict[str, Composition] = {
 
 def composition_names() -> list[str]:
     return list(COMPOSITIONS)
+
+
+def is_composition(name: str) -> bool:
+    """Whether ``optkit train NAME`` trains a composition (True) or one agent (False); a name
+    that is neither is one line listing both kinds."""
+    if name in COMPOSITIONS:
+        return True
+    if name in agent_names():
+        return False
+    raise OptkitError(
+        f"unknown agent {name!r} (agents: {', '.join(agent_names())}; caching compositions: "
+        f"{', '.join(COMPOSITIONS)})"
+    )
 
 
 def composition(name: str) -> Composition:
@@ -395,7 +408,10 @@ def new_composition_run(c: Choices) -> CompositionRun:
     if c.env is not None:
         raise OptkitError(f"{c.agent} plays both caching timescales; --env does not apply")
     if c.family not in (None, "caching"):
-        raise OptkitError(f"{c.agent} is a caching composition, not a {c.family} agent")
+        raise OptkitError(
+            f"{c.agent} is a caching composition: it cannot train on {c.family} instances "
+            "(use --family caching, or leave --family out)"
+        )
     config = make_composition_config(c.agent, c.hyperparameters)
     share_scale = COMPOSITION_SHARE_SCALE
     for key, value in (c.env_options or {}).items():
@@ -642,7 +658,7 @@ class TrainedComposition:
 
     def play(self, instance: Instance, method: str) -> CachingSolution:
         """One greedy episode on ``instance``; refused for another family or dimensions."""
-        where = f"policy {self.path}"
+        where = "the policy"  # the caller names the method (policy:RUN_DIR) beside it
         if not isinstance(instance, CachingInstance):
             raise MethodRefused(
                 f"{where} ({self.agent_name}) plays caching instances; {instance.name} is "

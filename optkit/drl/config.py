@@ -16,6 +16,7 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import math
 import textwrap
 import tomllib
 import types
@@ -89,7 +90,10 @@ def _convert(value: Any, kind: Any, what: str) -> Any:
                 if not value.is_integer():
                     raise ValueError
                 return int(value)
-            return kind(str(value).strip() if kind is not str else value)
+            converted = kind(str(value).strip() if kind is not str else value)
+            if kind is float and not math.isfinite(converted):
+                raise OptkitError(f"{what}: {value!r} is not a finite number")
+            return converted
         except ValueError:
             raise OptkitError(
                 f"{what}: {value!r} is not {'an' if kind is int else 'a'} {kind.__name__}"

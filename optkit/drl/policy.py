@@ -61,7 +61,8 @@ class TrainedPolicy:
 
     def play(self, instance: Instance, method: str) -> Solution:
         """One greedy episode on ``instance``; its decisions as a solution."""
-        where = f"policy {self.path}"
+        # the caller names the method (policy:RUN_DIR) and the instance beside the message
+        where = "the policy"
         if self.family is None:
             raise MethodRefused(f"{where} was trained on {self.env.name}, not on an optkit family")
         if instance.family != self.family:
@@ -74,13 +75,13 @@ class TrainedPolicy:
         except MethodRefused:
             raise
         except OptkitError as exc:  # the env cannot play this instance (e.g. too few servers)
-            raise MethodRefused(f"{where}: {exc}") from None
+            raise MethodRefused(str(exc)) from None
         dims = dict(env.dims)
         if dims != self.dims:
             raise MethodRefused(
                 f"{where} was built for {show_dims(self.dims)}; {instance.name} has {show_dims(dims)}"
             )
-        check_spaces_match(self.spaces, env, where, self.env.name, self.env.name)
+        check_spaces_match(self.spaces, env, f"policy {self.path}", self.env.name, self.env.name)
         rollout(env, self.agent, options={"instance": instance})
         solution: Solution = env.solution(method)
         return solution

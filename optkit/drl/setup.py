@@ -62,6 +62,8 @@ def new_run(c: Choices) -> RunSpec:
         device=c.device,
     )
     env_name = c.env
+    if cls.family is not None:
+        _check_family_bound(c.agent, cls.family, c.family, env_name)
     if env_name is not None and env_name.startswith("gym:"):
         spec = EnvSpec(env_name, None, check_options(env_name, c.env_options or {}))
         return RunSpec(c.agent, config, spec, settings, None)
@@ -93,6 +95,24 @@ def new_run(c: Choices) -> RunSpec:
     return RunSpec(
         c.agent, config, EnvSpec(env_name, train.to_dict(), options), settings, held_out.to_dict()
     )
+
+
+def _check_family_bound(agent: str, bound: str, family: str | None, env_name: str | None) -> None:
+    """One line when an agent built for one family is asked to train on another (or on a
+    Gymnasium env); an unknown env name is left to :func:`_family`'s line."""
+    foreign = env_name is not None and (
+        env_name.startswith("gym:") or (env_name in ENVS and ENVS[env_name][0] != bound)
+    )
+    if foreign:
+        raise OptkitError(
+            f"{agent} is a {bound} agent: it cannot train on env {env_name} "
+            f"(use --family {bound}, or leave --env out)"
+        )
+    if family is not None and family != bound:
+        raise OptkitError(
+            f"{agent} is a {bound} agent: it cannot train on {family} instances "
+            f"(use --family {bound})"
+        )
 
 
 def _family(c: Choices, env_name: str | None) -> str:

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from optkit.instances.common import (
     CACHING_FORMAT,
+    MAX_DECISION_ENTRIES,
+    MAX_SLOTS,
+    MAX_STEP_CAPACITY,
+    MAX_STEPS,
+    MAX_USERS,
     VERSION,
     GeneratorInfo,
     generator_from,
@@ -27,6 +32,7 @@ from optkit.instances.schema import (
     Problems,
     Record,
     Text,
+    counted,
     fmt,
     join,
     ok,
@@ -201,7 +207,7 @@ _SERVER = Record(
         "name": Text(),
         "storage_gb": POSITIVE,
         "bandwidth_mhz": POSITIVE,
-        "step_capacity": Integer(ge=1),
+        "step_capacity": Integer(ge=1, le=MAX_STEP_CAPACITY),
         "speed": POSITIVE,
         "cost_per_step": NONNEGATIVE,
         "links": ListOf(_LINK),
@@ -215,8 +221,8 @@ _MODEL = Record(
         "output_mbit": NONNEGATIVE,
         "seconds_per_step": NONNEGATIVE,
         "overhead_s": NONNEGATIVE,
-        "steps_min": Integer(ge=1),
-        "steps_max": Integer(ge=1),
+        "steps_min": Integer(ge=1, le=MAX_STEPS),
+        "steps_max": Integer(ge=1, le=MAX_STEPS),
         "quality": ListOf(_BREAKPOINT, min_len=1, what="breakpoint"),
     }
 )
@@ -235,15 +241,15 @@ _REQUEST = Record(
 SPEC = Record(
     {
         **header_fields(CACHING_FORMAT),
-        "frames": Integer(ge=1),
-        "slots_per_frame": Integer(ge=1),
-        "users": Integer(ge=1),
+        "frames": Integer(ge=1, le=MAX_SLOTS),
+        "slots_per_frame": Integer(ge=1, le=MAX_SLOTS),
+        "users": Integer(ge=1, le=MAX_USERS),
         "weights": Record({k: NONNEGATIVE for k in ("quality", "delay", "cost", "late", "switch")}),
         "cloud": Record(
             {
                 "rate_mbps": POSITIVE,
                 "latency_s": NONNEGATIVE,
-                "steps": Integer(ge=1),
+                "steps": Integer(ge=1, le=MAX_STEPS),
                 "speed": POSITIVE,
                 "cost_per_step": NONNEGATIVE,
             }
@@ -266,7 +272,7 @@ def _check_index(
     if not ok(value) or n is None:
         return False
     if value >= n:
-        problems.add(path, f"{value} is not a {what} index ({owner} has {n} {what}s)")
+        problems.add(path, f"{value} is not a {what} index ({owner} has {counted(n, what)})")
         return False
     return True
 
@@ -416,6 +422,19 @@ def check(data: dict[str, Any], problems: Problems) -> None:
                 )
 
     frames, slots, users = data["frames"], data["slots_per_frame"], data["users"]
+    if ok(frames, slots) and frames * slots > MAX_SLOTS:
+        problems.add(
+            "slots_per_frame",
+            f"{frames} frames × {slots} slots is above optkit's limit of {MAX_SLOTS} slots",
+        )
+    if ok(frames) and n_servers is not None and n_models is not None:
+        entries = frames * n_servers * n_models
+        if entries > MAX_DECISION_ENTRIES:
+            problems.add(
+                "frames",
+                f"{frames} frames × {n_servers} servers × {n_models} models = {entries} cache "
+                f"entries, above optkit's limit of {MAX_DECISION_ENTRIES}",
+            )
     occupied: dict[tuple[int, int, int], int] = {}
     for r, req in valid_items(requests):
         rpath = join("requests", r)

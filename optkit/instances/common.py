@@ -25,6 +25,22 @@ FAMILIES: Final = ("caching", "scheduling")
 #: The sense of each family's objective.
 SENSE: Final[dict[str, Literal["max", "min"]]] = {"caching": "max", "scheduling": "min"}
 
+# Size limits. Counts that size arrays (slots, users, steps) are capped when a file is read, so
+# that a slip such as ``"frames": 1e12`` is a broken rule naming the field, not a memory error
+# inside a solver. Each limit is far above the largest preset (caching large: 24 × 20 slots,
+# 64 users, steps up to ~50; scheduling large: 101 slots) and far below what breaks numpy.
+#: Slots of the horizon: caching ``frames × slots_per_frame``, scheduling ``slots``.
+MAX_SLOTS: Final = 1_000_000
+#: Caching ``users`` (the slot environment's actions grow with it).
+MAX_USERS: Final = 100_000
+#: Denoising steps of one generation: a model's ``steps_max``, the cloud's ``steps``.
+MAX_STEPS: Final = 10_000
+#: A server's ``step_capacity`` per slot (the per-slot dynamic programs run over it).
+MAX_STEP_CAPACITY: Final = 1_000_000
+#: Entries of a caching solution's cache, ``frames × servers × models``, and of a scheduling
+#: horizon's queues, ``slots × servers``.
+MAX_DECISION_ENTRIES: Final = 100_000_000
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

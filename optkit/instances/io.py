@@ -12,7 +12,7 @@ from optkit.instances.common import CACHING_FORMAT, SCHEDULING_FORMAT, SOLUTION_
 from optkit.instances.jsonio import read_json, write_json
 from optkit.instances.scheduling import SchedulingInstance
 from optkit.instances.schema import INVALID, Problems, show
-from optkit.instances.solution import Solution, read_solution
+from optkit.instances.solution import INSTANCE_NOT_SOLUTION, Solution, read_solution
 
 Instance = CachingInstance | SchedulingInstance
 Document = Instance | Solution
@@ -67,11 +67,20 @@ def solution_from_dict(data: Any, source: str = "<document>") -> Solution:
     problems = Problems(source)
     fmt = _format_problem(data, problems)
     if fmt is not None and fmt != SOLUTION_FORMAT:
-        problems.add("format", "this is an instance, a solution was expected")
+        problems.add("format", INSTANCE_NOT_SOLUTION)
     solution = read_solution(data, problems) if fmt == SOLUTION_FORMAT else None
     if problems or solution is None:
         raise InvalidFileError(problems.messages)
     return solution
+
+
+def expect_solution(data: Any, source: str = "<document>") -> None:
+    """Raise :class:`InvalidFileError` when ``data`` is an instance where a solution is expected
+    (the wrong file, not a broken solution: structure and feasibility are ``evaluate``'s)."""
+    if isinstance(data, dict) and data.get("format") in _FAMILY_OF_FORMAT:
+        problems = Problems(source)
+        problems.add("format", INSTANCE_NOT_SOLUTION)
+        raise InvalidFileError(problems.messages)
 
 
 def from_dict(data: Any, source: str = "<document>") -> Document:
@@ -102,8 +111,8 @@ def save(document: Document, path: str | os.PathLike[str]) -> None:
 def validate_file(path: str | os.PathLike[str]) -> tuple[Document | None, list[str]]:
     """Validate one file; returns the decoded document (or None) and every broken rule.
 
-    Unreadable JSON is a broken rule here (the file is invalid); a missing file raises
-    :class:`OptkitError` (it cannot be validated at all).
+    Unreadable JSON is a broken rule here (the file is invalid); a file that cannot be read as
+    text at all (missing, not UTF-8) raises :class:`OptkitError` (it cannot be validated).
     """
     try:
         data = read_json(path)
@@ -119,6 +128,7 @@ __all__ = [
     "Document",
     "Instance",
     "OptkitError",
+    "expect_solution",
     "from_dict",
     "instance_from_dict",
     "load",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from optkit.errors import InvalidFileError, OptkitError
 
@@ -31,20 +33,34 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: ``json``'s messages that only read whole followed by the position, or that give Python advice.
+_DECODE_MESSAGES = {
+    "Unterminated string starting at": "a string starts here and is never closed",
+    "Invalid control character at": "a control character inside a string",
+    "Unexpected UTF-8 BOM (decode using utf-8-sig)": "the file starts with a byte-order mark; "
+    "save it as UTF-8 without one",
+}
+
+
 def parse_json(text: str, source: str) -> Any:
     """Parse ``text``; raise :class:`InvalidFileError` naming ``source`` and the position."""
+    if not text.strip():
+        raise InvalidFileError([f"{source}: empty file (a JSON document is expected)"])
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
+        message = _DECODE_MESSAGES.get(exc.msg, exc.msg.removesuffix(" at"))
         raise InvalidFileError(
-            [f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"]
+            [f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON ({message})"]
         ) from None
     except ValueError as exc:
         raise InvalidFileError([f"{source}: invalid JSON ({exc})"]) from None
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file strictly. Missing or unreadable files raise :class:`OptkitError`."""
+    """Read a JSON file strictly. A file that cannot be read as text at all (missing, a folder,
+    no permission, not UTF-8) raises :class:`OptkitError`; text that is not valid JSON raises
+    :class:`InvalidFileError` (the file is there but broken)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -52,8 +68,10 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise OptkitError(f"{p}: no such file") from None
     except IsADirectoryError:
         raise OptkitError(f"{p}: is a directory, not a JSON file") from None
-    except UnicodeDecodeError:
-        raise InvalidFileError([f"{p}: not UTF-8 text"]) from None
+    except UnicodeDecodeError as exc:
+        raise OptkitError(
+            f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); optkit files are UTF-8 JSON"
+        ) from None
     except OSError as exc:
         raise OptkitError(f"{p}: cannot read ({exc.strerror})") from None
     return parse_json(text, str(p))
@@ -79,18 +97,45 @@ def _render(value: Any, depth: int) -> str:
     return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, renamed)."""
+def _umask() -> int:
+    """The process's umask (it can only be read by setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_file(
+    path: str | os.PathLike[str], *, binary: bool = False, fsync: bool = False
+) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; when the block ends without an
+    error it replaces ``path`` in one rename (a reader, or a crash, sees the old file or the
+    new one, never half of one), otherwise it is removed. ``fsync``: flush it to the disk
+    before the rename (checkpoints). The file gets the mode any new file gets, 0666 less the
+    umask (``mkstemp`` alone would leave it 0600). Every atomic write in optkit goes here."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        os.fchmod(fd, 0o666 & ~_umask())
+        fh: IO[Any] = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        )
+        with fh:
+            yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path) as fh:
+        fh.write(text)
 
 
 def write_json(path: str | os.PathLike[str], document: Any) -> None:

@@ -11,6 +11,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from optkit.instances.common import (
+    MAX_DECISION_ENTRIES,
+    MAX_SLOTS,
     SCHEDULING_FORMAT,
     VERSION,
     GeneratorInfo,
@@ -28,6 +30,7 @@ from optkit.instances.schema import (
     Problems,
     Record,
     Text,
+    counted,
     join,
     ok,
     valid_items,
@@ -107,7 +110,7 @@ class SchedulingInstance:
 SPEC = Record(
     {
         **header_fields(SCHEDULING_FORMAT),
-        "slots": Integer(ge=1),
+        "slots": Integer(ge=1, le=MAX_SLOTS),
         "slot_seconds": POSITIVE,
         "deadline_s": POSITIVE,
         "failure_penalty": Number(ge=1),
@@ -162,6 +165,12 @@ def check(data: dict[str, Any], problems: Problems) -> None:
             "exact_servers", "true needs max_servers (the exact number of servers per task)"
         )
     slots = data["slots"]
+    if ok(slots) and n_servers is not None and slots * n_servers > MAX_DECISION_ENTRIES:
+        problems.add(
+            "slots",
+            f"{slots} slots × {n_servers} servers is above optkit's limit of "
+            f"{MAX_DECISION_ENTRIES} queue entries",
+        )
     previous = -1
     for n, task in valid_items(tasks):
         tpath = join("tasks", n)
@@ -169,7 +178,8 @@ def check(data: dict[str, Any], problems: Problems) -> None:
         if ok(slot):
             if ok(slots) and slot >= slots:
                 problems.add(
-                    join(tpath, "slot"), f"{slot} is not a slot index (instance has {slots} slots)"
+                    join(tpath, "slot"),
+                    f"{slot} is not a slot index (instance has {counted(slots, 'slot')})",
                 )
             if slot < previous:
                 problems.add(
@@ -179,7 +189,8 @@ def check(data: dict[str, Any], problems: Problems) -> None:
             previous = max(previous, slot)
         if ok(bs) and n_servers is not None and bs >= n_servers:
             problems.add(
-                join(tpath, "bs"), f"{bs} is not a server index (instance has {n_servers} servers)"
+                join(tpath, "bs"),
+                f"{bs} is not a server index (instance has {counted(n_servers, 'server')})",
             )
 
 

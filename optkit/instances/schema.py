@@ -82,6 +82,11 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 server``, ``3 servers`` (regular plurals only)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def fmt(value: float) -> str:
     """A number as written in a message (short, exact enough)."""
     if float(value).is_integer() and abs(value) < 1e16:
@@ -106,11 +111,13 @@ def is_number(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Number(Spec):
-    """A finite JSON number, optionally integral, with optional bounds ``> gt`` / ``>= ge``."""
+    """A finite JSON number, optionally integral, with optional bounds ``> gt`` / ``>= ge`` and
+    a size limit ``<= le`` (optkit's, see :mod:`optkit.instances.common`)."""
 
     gt: float | None = None
     ge: float | None = None
     integer: bool = False
+    le: float | None = None
 
     def read(self, value: Any, path: str, problems: Problems) -> Any:
         kind = "an integer" if self.integer else "a number"
@@ -129,11 +136,14 @@ class Number(Spec):
         if self.ge is not None and not value >= self.ge:
             problems.add(path, f"{show(value)} must be >= {fmt(self.ge)}")
             return INVALID
+        if self.le is not None and not value <= self.le:
+            problems.add(path, f"{show(value)} is above optkit's limit of {fmt(self.le)}")
+            return INVALID
         return int(value) if self.integer else float(value)
 
 
-def Integer(ge: int | None = None) -> Number:
-    return Number(ge=ge, integer=True)
+def Integer(ge: int | None = None, le: int | None = None) -> Number:
+    return Number(ge=ge, integer=True, le=le)
 
 
 POSITIVE: Final = Number(gt=0)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Final, Literal
 
 import numpy as np
 
-from optkit.instances.common import SOLUTION_FORMAT, VERSION
+from optkit.instances.common import CACHING_FORMAT, SCHEDULING_FORMAT, SOLUTION_FORMAT, VERSION
 from optkit.instances.schema import (
     INVALID,
     Integer,
@@ -143,6 +143,9 @@ class _ServerRef(Spec):
         return INVALID
 
 
+#: The rule an instance breaks where a solution is expected.
+INSTANCE_NOT_SOLUTION: Final = "this is an instance, a solution was expected"
+
 _HEADER = {
     "format": OneOf((SOLUTION_FORMAT,)),
     "version": OneOf((VERSION,)),
@@ -173,6 +176,9 @@ def read_solution(data: Any, problems: Problems) -> Solution | None:
     Returns the solution when every decision could be read (it may still carry problems such
     as an unknown extra field), otherwise ``None``.
     """
+    if isinstance(data, dict) and data.get("format") in (CACHING_FORMAT, SCHEDULING_FORMAT):
+        problems.add("format", INSTANCE_NOT_SOLUTION)
+        return None
     family = data.get("family") if isinstance(data, dict) else None
     if family == "scheduling":
         got = SCHEDULING_SPEC.read(data, "", problems)

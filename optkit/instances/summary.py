@@ -13,6 +13,7 @@ import numpy as np
 from optkit.instances.caching import CachingInstance
 from optkit.instances.io import Instance
 from optkit.instances.scheduling import SchedulingInstance
+from optkit.instances.schema import counted
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,16 @@ def _caching(inst: CachingInstance) -> Summary:
     total_gb = float(c.size_gb.sum())
     facts = [
         ("origin", _origin(inst)),
-        ("horizon", f"{c.frames} frames × {c.slots_per_frame} slots = {c.n_slots} slots"),
-        ("sizes", f"{E} servers, {M} models, {inst.users} users, {R} requests"),
+        (
+            "horizon",
+            f"{counted(c.frames, 'frame')} × {counted(c.slots_per_frame, 'slot')} = "
+            f"{counted(c.n_slots, 'slot')}",
+        ),
+        (
+            "sizes",
+            f"{counted(E, 'server')}, {counted(M, 'model')}, {counted(inst.users, 'user')}, "
+            f"{counted(R, 'request')}",
+        ),
         (
             "weights",
             f"quality {_g(w.quality)}, delay {_g(w.delay)}, cost {_g(w.cost)}, late {_g(w.late)}, "
@@ -150,11 +159,12 @@ def _scheduling(inst: SchedulingInstance) -> Summary:
     limit = (
         "any number of servers"
         if inst.max_servers is None
-        else f"{'exactly' if inst.exact_servers else 'at most'} {inst.max_servers} servers per task"
+        else f"{'exactly' if inst.exact_servers else 'at most'} "
+        f"{counted(inst.max_servers, 'server')} per task"
     )
     facts = [
         ("origin", _origin(inst)),
-        ("horizon", f"{c.slots} slots of {_g(c.slot_seconds)} s"),
+        ("horizon", f"{counted(c.slots, 'slot')} of {_g(c.slot_seconds)} s"),
         ("tasks", f"{N} (per slot mean {_g(N / c.slots)}, max {int(per_slot.max(initial=0))})"),
         (
             "deadline",

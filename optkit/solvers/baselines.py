@@ -52,7 +52,7 @@ def local(instance: SchedulingInstance, options: SolveOptions) -> Result:
     start = time.perf_counter()
     if instance.exact_servers and instance.max_servers != 1:
         raise MethodRefused(
-            f"local uses one server per task, but {instance.name} requires exactly "
+            f"one server per task, but {instance.name} requires exactly "
             f"{instance.max_servers} (exact_servers); use an instance with max_servers: null"
         )
     solution = SchedulingSolution(

@@ -1,6 +1,6 @@
 """The table of built-in methods (one line each; implementations are imported on first use)."""
 
-from optkit.solvers.registry import register
+from optkit.solvers.registry import RUN_DIR, SERVER_COUNT, register
 
 # Plain baselines (DESIGN §4, the normalised regret's v_base).
 register(
@@ -19,8 +19,11 @@ register(
     "caching",
     "bnb",
     f"{_CACHING}.bnb:solve",
-    "optkit's branch-and-bound over cache sets with exact per-slot allocation; proves optimality",
+    "optkit's branch-and-bound over cache sets with exact per-slot allocation; proves "
+    "optimality (bnb:frames = bnb, frame by frame; bnb:tree: a best-first tree over the "
+    "horizon's cache bits)",
     "exact",
+    variants=("frames", "tree"),
 )
 register(
     "caching",
@@ -124,15 +127,17 @@ register(
     "scheduling",
     "fastest-k",
     "optkit.solvers.scheduling.online_methods:fastest_k",
-    "online: the K servers finishing the task soonest alone (fastest-k:K; default K = max_servers, else 3)",
+    "online: the K servers finishing the task soonest alone (default K = max_servers, else 3)",
     "heuristic",
+    variant_arg=SERVER_COUNT,
 )
 register(
     "scheduling",
     "random-k",
     "optkit.solvers.scheduling.online_methods:random_k",
-    "online: K random servers, water-filling (random-k:K; default K = max_servers, else 3; seeded)",
+    "online: K random servers, water-filling (default K = max_servers, else 3; seeded)",
     "heuristic",
+    variant_arg=SERVER_COUNT,
 )
 register(
     "scheduling",
@@ -148,6 +153,7 @@ for _family in ("caching", "scheduling"):
         _family,
         "policy",
         "optkit.drl.policy:solve",
-        "a policy trained by optkit train (policy:RUN_DIR)",
+        "a policy trained by optkit train (RUN_DIR: its --out)",
         "policy",
+        variant_arg=RUN_DIR,
     )

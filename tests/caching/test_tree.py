@@ -83,5 +83,5 @@ def test_tree_time_limit_returns_a_solution_and_bound() -> None:
 
 def test_unknown_bnb_variant_is_one_line() -> None:
     inst = optkit.generate("caching", "edgeaigc", "tiny", seed=1)[0]
-    with pytest.raises(OptkitError, match="unknown variant bnb:deep"):
+    with pytest.raises(OptkitError, match="unknown variant 'bnb:deep'"):
         optkit.solve(inst, "bnb:deep")

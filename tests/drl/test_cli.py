@@ -142,7 +142,7 @@ def test_resume_extends_a_run(tmp_path: Path, capsys) -> None:
     [
         (
             ["dqm", "--family", "caching", "--preset", "t2drl", "--steps", "5"],
-            "unknown agent 'dqm' (known: dqn, ddqn",
+            "unknown agent 'dqm' (agents: dqn, ddqn",
         ),
         (
             ["dqn", "--family", "caching", "--preset", "t2", "--steps", "5"],
@@ -163,6 +163,34 @@ def test_resume_extends_a_run(tmp_path: Path, capsys) -> None:
             "--eval-seed 0 equals --seed",
         ),
         (["dqn", "--family", "caching", "--steps", "5"], "--preset is needed"),
+        (
+            [
+                "dqn",
+                "--family",
+                "caching",
+                "--preset",
+                "t2drl",
+                "--steps",
+                "5",
+                "--set",
+                "learning_rate=nan",
+            ],
+            "hyperparameter learning_rate: 'nan' is not a finite number",
+        ),
+        (
+            [
+                "ddpg",
+                "--family",
+                "caching",
+                "--preset",
+                "t2drl",
+                "--steps",
+                "5",
+                "--set",
+                "critic_learning_rate=-1",
+            ],
+            "critic_learning_rate must be > 0, got -1.0",
+        ),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path: Path, capsys) -> None:
@@ -284,7 +312,7 @@ def test_policy_method_needs_a_run_directory(tmp_path: Path, capsys) -> None:
     files = str(tmp_path)
     code, _, err = cli(["solve", files, "--method", "policy"], capsys)
     assert (
-        code == 2 and "method policy needs its training run directory: --method policy:DIR" in err
+        code == 2 and "method policy needs a training run directory: --method policy:RUN_DIR" in err
     )
     code, _, err = cli(["solve", files, "--method", f"policy:{tmp_path / 'nothing'}"], capsys)
     assert code == 2 and "no trained policy here" in err and len(err.strip().splitlines()) == 1

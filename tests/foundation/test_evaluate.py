@@ -244,7 +244,12 @@ CACHING_RULES: list[tuple[str, Mutation, str]] = [
     (
         "format",
         _set("format", "optkit.caching"),
-        'format: "optkit.caching" is not one of "optkit.solution"',
+        "format: this is an instance, a solution was expected",
+    ),
+    (
+        "unknown format",
+        _set("format", "optkit.cache"),
+        'format: "optkit.cache" is not one of "optkit.solution"',
     ),
 ]
 

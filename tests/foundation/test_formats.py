@@ -114,6 +114,12 @@ def _put(path: str, value: Any) -> Edit:
     return apply
 
 
+def _many_models_and_frames(doc: dict[str, Any]) -> None:
+    """10^6 frames and 52 models: every count within its limit, the cache decisions not."""
+    doc["frames"] = 10**6
+    doc["models"] += [{**doc["models"][0], "name": f"extra{i}"} for i in range(50)]
+
+
 def _drop(path: str) -> Edit:
     def apply(doc: dict[str, Any]) -> None:
         keys: list[Any] = [int(k) if k.isdigit() else k for k in path.split(".")]
@@ -174,6 +180,15 @@ MALFORMED: list[tuple[str, Callable[[], dict[str, Any]], Edit, str]] = [
     ("flag", S, _put("exact_servers", "yes"), 'exact_servers: "yes" is not true or false'),
     ("negative queue", S, _put("servers.0.queue_gcycles", -1.0), "servers[0].queue_gcycles: -1.0 must be >= 0"),
     ("solution where an instance is expected", S, lambda d: d.update(format="optkit.solution"), None),
+    # size limits (optkit.instances.common): a slip in a count is a rule, not a memory error
+    ("frames limit", C, _put("frames", 10**30), "frames: 1000000000000000000000000000000 is above optkit's limit of 1000000"),
+    ("slots limit", C, _put("slots_per_frame", 10**6), "slots_per_frame: 2 frames × 1000000 slots is above optkit's limit of 1000000 slots"),
+    ("users limit", C, _put("users", 10**12), "users: 1000000000000 is above optkit's limit of 100000"),
+    ("steps limit", C, _put("models.0.steps_max", 10**5), "models[0].steps_max: 100000 is above optkit's limit of 10000"),
+    ("cloud steps limit", C, _put("cloud.steps", 10**5), "cloud.steps: 100000 is above optkit's limit of 10000"),
+    ("step capacity limit", C, _put("servers.0.step_capacity", 10**9), "servers[0].step_capacity: 1000000000 is above optkit's limit of 1000000"),
+    ("cache entries limit", C, _many_models_and_frames, "frames: 1000000 frames × 3 servers × 52 models = 156000000 cache entries, above optkit's limit of 100000000"),
+    ("scheduling slots limit", S, _put("slots", 10**12), "slots: 1000000000000 is above optkit's limit of 1000000"),
 ]  # fmt: skip
 
 

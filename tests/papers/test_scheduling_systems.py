@@ -22,8 +22,8 @@ from tests.cli_helpers import cli
 from tests.scheduling.sched_helpers import make_instance
 
 TINY = ["--set", "learning_starts=20", "--set", "batch_size=8", "--set", "buffer_size=500"]
-#: agent → extra options (SMCoEdge's k = 3 does not fit the 2-server tiny preset)
-AGENTS = {"ddrl-amsa": ["--set", "hidden=16"], "smcoedge": ["--set", "k=2"], "drlcoedge": []}
+#: agent → extra options (SMCoEdge's k: min(3, servers) = 2 on the 2-server tiny preset)
+AGENTS = {"ddrl-amsa": ["--set", "hidden=16"], "smcoedge": [], "drlcoedge": []}
 ONLINE = ["greedy-opt", "rand-coedge", "random-k", "fastest-k", "local"]
 
 
@@ -197,3 +197,44 @@ def test_gap_refuses_a_policy_of_the_other_family(
     code, out, err = cli(["gap", policy, "--instances", str(folder)], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert f"{policy} was trained on scheduling instances; the set holds caching instances" in err
+
+
+def test_smcoedge_takes_min_3_servers_by_default(tmp_path: Path, capsys) -> None:
+    """As the smcoedge preset does (DESIGN §5): its tiny instances require exactly 2 servers."""
+    base = ["train", "smcoedge", "--family", "scheduling", "--preset", "smcoedge", "--size"]
+    base += ["tiny", "--steps", "40", "-q", "--eval-count", "1", *TINY]
+    code, _, err = cli([*base, "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    inst = optkit.generate("scheduling", "smcoedge", "tiny", seed=5)[0]
+    assert inst.exact_servers and inst.max_servers == 2
+    result = optkit.solve(inst, f"policy:{tmp_path / 'run'}")
+    assert result.status is optkit.Status.FEASIBLE, result.message
+    assert {len(task.servers) for task in result.solution.tasks} == {2}  # type: ignore[union-attr]
+    code, _, err = cli([*base, "--out", str(tmp_path / "k5"), "--set", "k=5"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "k = 5 servers per task, but smcoedge-tiny-s0-000 has 2 servers; choose k in 1..2" in err
+
+
+@pytest.mark.parametrize(
+    "agent,where",
+    [
+        ("smcoedge", ["--family", "caching", "--preset", "t2drl"]),
+        ("drlcoedge", ["--env", "caching-slot"]),
+        ("ddrl-amsa", ["--env", "gym:CartPole-v1"]),
+    ],
+)
+def test_scheduling_agents_say_so_elsewhere(
+    tmp_path: Path, capsys, agent: str, where: list[str]
+) -> None:
+    code, _, err = cli(
+        ["train", agent, *where, "--steps", "10", "--out", str(tmp_path / "r")], capsys
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"optkit: {agent} is a scheduling agent: it cannot train on" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_unknown_agent_lists_agents_and_compositions(capsys) -> None:
+    code, _, err = cli(["train", "foo", "--steps", "10", "--out", "x"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "agents: dqn, ddqn" in err and "caching compositions: t2drl, t2drl-ddpg" in err

@@ -15,6 +15,7 @@ The training loop talks to an agent through four calls::
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
@@ -62,6 +63,10 @@ class OffPolicyConfig:
             raise OptkitError(f"learning_starts must be >= 0, got {self.learning_starts}")
         if not self.hidden or min(self.hidden) < 1:
             raise OptkitError(f"hidden must list positive layer widths, got {self.hidden}")
+        for field in dataclasses.fields(self):  # every agent's learning rates, however named
+            rate = getattr(self, field.name)
+            if field.name.endswith("learning_rate") and not rate > 0:
+                raise OptkitError(f"{field.name} must be > 0, got {rate}")
 
 
 class Agent(ABC):
@@ -71,6 +76,8 @@ class Agent(ABC):
     name: ClassVar[str]
     discrete: ClassVar[bool]
     Config: ClassVar[type[OffPolicyConfig]]
+    #: The instance family the agent is built for (None: any env whose spaces fit it).
+    family: ClassVar[str | None] = None
 
     def __init__(
         self,

@@ -5,7 +5,8 @@
   subset (ε-greedy: a uniform random k-subset). Each selected server gets its own target: the
   i-th selected server (ranked by the online Q(s)) is regressed on r + γ·(i-th largest
   Q_target(s')). The env runs with ``action=k-subset`` (exactly k servers, k = 3 as in the
-  authors' ``main.py``), so it plays SMCoEdge instances (``exact_servers``) and, with k fixed,
+  authors' ``main.py``, or fewer when there are fewer servers: min(3, servers), as the
+  ``smcoedge`` preset), so it plays SMCoEdge instances (``exact_servers``) and, with k fixed,
   AMCoEdge ones, as the AMCoEdge paper compares it. *Assumed*: the acting rank order is not
   stored in replay (the subset is), so the rank at update time comes from the online network.
 - ``drlcoedge`` — DRLCoEdge as AMCoEdge's ``Baselines/DRLCoEdge`` re-implements it (not the
@@ -47,6 +48,7 @@ from optkit.drl.agents.dqn import DQN, DQNConfig
 from optkit.drl.common import mlp
 from optkit.drl.replay import Batch
 from optkit.errors import OptkitError
+from optkit.solvers.scheduling.online_methods import DEFAULT_K
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class _CoEdgeDQN(DQN):
     """A DQN whose replay holds rewards times ``reward_scale`` and whose Q-networks start with
     the running observation normaliser (shared by the online and target networks)."""
 
+    family = "scheduling"
     config: CoEdgeDQNConfig
 
     def __init__(
@@ -119,12 +122,12 @@ class DRLCoEdge(_CoEdgeDQN):
 
 @dataclass(frozen=True)
 class SMCoEdgeConfig(CoEdgeDQNConfig):
-    k: int = 3
-    """servers per task (the authors' default k = 3)"""
+    k: int | None = None
+    """servers per task (None: min(3, servers), as the smcoedge preset; the authors' k = 3)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.k < 1:
+        if self.k is not None and self.k < 1:
             raise OptkitError(f"k must be >= 1, got {self.k}")
 
 
@@ -138,7 +141,8 @@ class SMCoEdge(_CoEdgeDQN):
 
     @classmethod
     def env_options(cls, config: Any) -> dict[str, Any]:
-        return {"action": "k-subset", "k": config.k}
+        # without k the env takes min(3, servers), the same rule as below
+        return {"action": "k-subset"} if config.k is None else {"action": "k-subset", "k": config.k}
 
     def __init__(
         self,
@@ -148,18 +152,18 @@ class SMCoEdge(_CoEdgeDQN):
         device: torch.device,
         seed: int,
     ) -> None:
-        k = config.k
         n = int(getattr(action_space, "n", 0))
         # the scheduling env observes 4 values per server and one more (its module doc)
         width = int(np.prod(getattr(observation_space, "shape", None) or (0,)))
         servers = (width - 1) // 4
-        if width != 4 * servers + 1 or servers < k or comb(servers, k) != n:
+        k = config.k if config.k is not None else min(DEFAULT_K, servers)
+        if width != 4 * servers + 1 or not 1 <= k <= servers or comb(servers, k) != n:
             raise OptkitError(
                 f"agent smcoedge (k = {k}) needs the scheduling env's k-subset action with k = {k}, "
                 f"got {action_space}"
             )
         super().__init__(observation_space, action_space, config, device, seed)
-        self.servers = servers
+        self.servers, self.k = servers, k
         self.subsets = list(itertools.combinations(range(servers), k))
         self.index = {s: i for i, s in enumerate(self.subsets)}
         # the Q-network scores servers, not subsets
@@ -177,7 +181,7 @@ class SMCoEdge(_CoEdgeDQN):
             return self.random_action()
         with torch.no_grad():
             q = self.q(self.obs_tensor(obs))[0]
-        top = torch.topk(q, self.config.k).indices.tolist()
+        top = torch.topk(q, self.k).indices.tolist()
         return self.index[tuple(sorted(int(j) for j in top))]
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -189,7 +193,7 @@ class SMCoEdge(_CoEdgeDQN):
         order = q.detach().argsort(dim=1, descending=True)
         q = q.gather(1, order)
         with torch.no_grad():
-            next_top = torch.topk(self.q_target(batch.next_obs), c.k, dim=1).values
+            next_top = torch.topk(self.q_target(batch.next_obs), self.k, dim=1).values
             not_done = (1.0 - batch.terminated).unsqueeze(1)
             target = batch.rewards.unsqueeze(1) + c.gamma * not_done * next_top
         loss = F.mse_loss(q, target)
@@ -227,5 +231,6 @@ class DDRLAMSA(DiffusionSAC):
     """Diffusion SAC over the allowed server subsets (see the module doc)."""
 
     name = "ddrl-amsa"
+    family = "scheduling"
     Config = DDRLAMSAConfig
     config: DDRLAMSAConfig

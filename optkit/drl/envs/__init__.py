@@ -65,7 +65,8 @@ ENVS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
             "share_scale": (SHARE_SCALE, float),
         },
     ),
-    "scheduling": ("scheduling", {"action": ("subset", SCHEDULING_ACTIONS), "k": (3, int)}),
+    # k: servers per task of the k-subset action (None: min(3, servers))
+    "scheduling": ("scheduling", {"action": ("subset", SCHEDULING_ACTIONS), "k": (None, int)}),
 }
 
 
@@ -108,12 +109,15 @@ def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
         known = ", ".join([*ENVS, "gym:ID"])
         raise OptkitError(f"unknown env {name!r} (known: {known})")
     allowed = ENVS[name][1]
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in options.items():
         if key not in allowed:
             known = ", ".join(allowed) or "none"
             raise OptkitError(f"unknown option {key!r} of env {name} (known: {known})")
-        rule = allowed[key][1]
+        default, rule = allowed[key]
+        if value is None and default is None:  # an option whose default is "not set"
+            out[key] = None
+            continue
         if isinstance(rule, tuple | dict):
             if value not in rule:
                 raise OptkitError(

@@ -13,7 +13,7 @@ the bit.
 Two further action interfaces (env option ``action``) serve the papers' systems, each with
 the same water-filling and the same reward:
 
-- ``k-subset`` (option ``k``): ``Discrete(C(J, k))``, an index into
+- ``k-subset`` (option ``k``, default min(3, J)): ``Discrete(C(J, k))``, an index into
   ``itertools.combinations(range(J), k)`` — exactly k servers (SMCoEdge's top-k DQN);
 - ``partner``: ``Discrete(J)``, the local server of the task's base station plus server j
   (j = the local one: the local server alone) — DRLCoEdge's one collaborating server.
@@ -41,6 +41,7 @@ from optkit.errors import OptkitError
 from optkit.instances.scheduling import SchedulingInstance
 from optkit.instances.solution import SchedulingSolution, TaskDecision
 from optkit.solvers.scheduling.online import SchedulingState
+from optkit.solvers.scheduling.online_methods import DEFAULT_K
 from optkit.solvers.scheduling.waterfill import fill
 
 
@@ -67,10 +68,12 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
     """One step per task (see the module doc); ``options={"instance": inst}`` in ``reset``
     plays a given instance."""
 
-    def __init__(self, source: InstanceSource, action: str = "subset", k: int = 3) -> None:
+    def __init__(
+        self, source: InstanceSource, action: str = "subset", k: int | None = None
+    ) -> None:
         if action not in ACTIONS:
             raise OptkitError(f"unknown scheduling action {action!r} (known: {', '.join(ACTIONS)})")
-        self.action_kind, self.k = action, k
+        self.action_kind = action
         if source.family != "scheduling":
             raise OptkitError(
                 f"the scheduling environment needs scheduling instances, not {source.family}"
@@ -82,11 +85,16 @@ class SchedulingEnv(gym.Env[np.ndarray, Any]):
         self.dims = self._dims(first)
         J = self.dims["servers"]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4 * J + 1,), np.float32)
+        self.k = min(DEFAULT_K, J) if k is None else k
         if action == "k-subset":
-            if not 1 <= k <= J:
-                raise OptkitError(f"k-subset action: k = {k} must be in 1..{J} (servers)")
-            self._k_subsets = list(itertools.combinations(range(J), k))
-            self.action_space = gym.spaces.Discrete(comb(J, k))
+            if not 1 <= self.k <= J:
+                raise OptkitError(
+                    f"k-subset action: k = {self.k} servers per task, but {first.name} has {J} "
+                    f"servers; choose k in 1..{J} (smcoedge: --set k=N; other agents: "
+                    "--env-set k=N) or leave it out for min(3, servers)"
+                )
+            self._k_subsets = list(itertools.combinations(range(J), self.k))
+            self.action_space = gym.spaces.Discrete(comb(J, self.k))
         elif action == "partner":
             self.action_space = gym.spaces.Discrete(J)
         else:

@@ -193,7 +193,7 @@ class _Solver:
         for e, s in enumerate(self.sets):
             if len(s) > MAX_SETS:
                 raise MethodRefused(
-                    f"bnb: server {e} has {len(s)} feasible cache sets, more than {MAX_SETS} "
+                    f"server {e} has {len(s)} feasible cache sets, more than {MAX_SETS} "
                     "(instance beyond proof; use relax for a bound or a heuristic)"
                 )
         self.values = SlotValues(c)

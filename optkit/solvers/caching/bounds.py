@@ -27,7 +27,7 @@ def server_sets(c: CompiledCaching, e: int) -> np.ndarray:
         rows.append(tuple(chosen))
         if len(rows) > MAX_SETS_PER_SERVER:
             raise MethodRefused(
-                f"bnb: server {e} has more than {MAX_SETS_PER_SERVER} feasible cache sets "
+                f"server {e} has more than {MAX_SETS_PER_SERVER} feasible cache sets "
                 "(instance beyond proof; use relax for a bound or a heuristic)"
             )
         for k in range(start, len(useful)):

@@ -88,7 +88,7 @@ def _slot(
     count = int(np.prod([len(o) for o in options])) if options else 1
     if count > MAX_SLOT_DECISIONS:
         raise MethodRefused(
-            f"enumerate: slot {g} has {count} decisions under one cache, more than "
+            f"slot {g} has {count} decisions under one cache, more than "
             f"{MAX_SLOT_DECISIONS} (enumerate is for tiny instances; use bnb)"
         )
     if not len(reqs):
@@ -136,7 +136,7 @@ def solve(instance: CachingInstance, options: SolveOptions) -> Result:
     joint = list(itertools.product(*(range(len(s)) for s in sets)))
     if len(joint) > MAX_CACHES_PER_FRAME:
         raise MethodRefused(
-            f"enumerate: {len(joint)} joint caches per frame, more than {MAX_CACHES_PER_FRAME} "
+            f"{len(joint)} joint caches per frame, more than {MAX_CACHES_PER_FRAME} "
             "(enumerate is for tiny instances; use bnb)"
         )
     caches = [np.stack([sets[e][idx[e]] for e in range(E)]) for idx in joint]

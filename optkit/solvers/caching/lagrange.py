@@ -277,7 +277,7 @@ class FrameTables:
                         from optkit.errors import MethodRefused
 
                         raise MethodRefused(
-                            f"bnb: more than {MAX_SUBSETS_PER_PAIR} request sets fit one "
+                            f"more than {MAX_SUBSETS_PER_PAIR} request sets fit one "
                             "server's step capacity in one slot (instance beyond proof)"
                         )
             if not found:

@@ -147,7 +147,7 @@ def _run(
             Status.ERROR,
             wall_time_s=time.perf_counter() - start,
             seed=options.seed,
-            message=f"{method}: solver ended with {condition} and no solution",
+            message=f"the solver ended with {condition} and no solution",
         )
     return finish(
         instance,
@@ -203,9 +203,7 @@ def scip(instance: CachingInstance, options: SolveOptions) -> Result:
 def gurobi(instance: CachingInstance, options: SolveOptions) -> Result:
     """The Pyomo model through Gurobi (``gurobi_direct``), when gurobipy is installed."""
     if importlib.util.find_spec("gurobipy") is None:
-        raise MethodRefused(
-            "gurobi: gurobipy is not installed (pip install gurobipy and a licence)"
-        )
+        raise MethodRefused("gurobipy is not installed (pip install gurobipy and a licence)")
     try:
         return _run(
             instance,
@@ -222,9 +220,7 @@ def gurobi(instance: CachingInstance, options: SolveOptions) -> Result:
         )
     except Exception as exc:  # licence limits surface as solver errors
         if "size-limited" in str(exc) or "licen" in str(exc).lower():
-            raise MethodRefused(
-                f"gurobi: the model is too large for this licence ({exc})"
-            ) from None
+            raise MethodRefused(f"the model is too large for this licence ({exc})") from None
         raise
 
 
@@ -232,7 +228,7 @@ def highs(instance: CachingInstance, options: SolveOptions) -> Result:
     """The Pyomo model through HiGHS, only when the program is linear (w_d = w_l = 0)."""
     reason = model_module.nonlinear_reason(instance)
     if reason is not None:
-        raise MethodRefused(f"highs: the program of {instance.name} is not linear: {reason}")
+        raise MethodRefused(f"the program of {instance.name} is not linear: {reason}")
     reset_highs_threads()
     return _run(
         instance,

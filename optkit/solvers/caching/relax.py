@@ -84,7 +84,7 @@ def relaxation_bound(
     cons.append(step_sum @ s <= np.tile(c.step_capacity, c.n_slots))
 
     objective = _objective(c, pick_request, rows, cols, model, y, s, q, yc, b, late, loaded, cons)
-    return _upper_bound(cp.Problem(cp.Maximize(objective), cons), "relax", time_limit)
+    return _upper_bound(cp.Problem(cp.Maximize(objective), cons), time_limit)
 
 
 def _objective(
@@ -142,7 +142,7 @@ def _objective(
     return utility - switch
 
 
-def _upper_bound(problem: Any, method: str, time_limit: float | None) -> float:
+def _upper_bound(problem: Any, time_limit: float | None) -> float:
     """Solve a relaxation (a maximisation) with Clarabel and return an upper bound on it.
 
     An interior-point solution is only ε-optimal, and a bound below the optimum is wrong. The
@@ -169,11 +169,11 @@ def _upper_bound(problem: Any, method: str, time_limit: float | None) -> float:
     raw = chain.solver.solve_via_data(data, False, False, settings)
     problem.unpack_results(raw, chain, inverse)
     if problem.status not in ("optimal", "optimal_inaccurate"):
-        raise MethodRefused(f"{method}: Clarabel ended with status {problem.status}")
+        raise MethodRefused(f"Clarabel ended with status {problem.status}")
     value = float(problem.value)
     gap = float(raw.obj_val) - float(raw.obj_val_dual)
     if not math.isfinite(gap):
-        raise MethodRefused(f"{method}: Clarabel returned no finite dual objective")
+        raise MethodRefused("Clarabel returned no finite dual objective")
     return value + max(gap, 0.0) + _SAFETY * max(1.0, abs(value))
 
 
@@ -214,7 +214,7 @@ def set_relaxation_bound(instance: CachingInstance, time_limit: float | None = N
     P = len(rr)
     if P > MAX_SET_TRIPLES:
         raise MethodRefused(
-            f"relax-sets: {P} (request, server, cache set) triples, more than {MAX_SET_TRIPLES}"
+            f"{P} (request, server, cache set) triples, more than {MAX_SET_TRIPLES}"
         )
     model = c.req_model[rr]
     n_w = int(w_offset[-1])
@@ -279,7 +279,7 @@ def set_relaxation_bound(instance: CachingInstance, time_limit: float | None = N
         cons.append(loaded >= x - previous)
 
     objective = _objective(c, pick_request, rr, vv, model, y, s, q, yc, b, late, loaded, cons)
-    return _upper_bound(cp.Problem(cp.Maximize(objective), cons), "relax-sets", time_limit)
+    return _upper_bound(cp.Problem(cp.Maximize(objective), cons), time_limit)
 
 
 def solve_sets(instance: CachingInstance, options: SolveOptions) -> Result:

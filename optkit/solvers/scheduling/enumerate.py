@@ -55,7 +55,7 @@ def optimum(instance: SchedulingInstance) -> tuple[tuple[TaskDecision, ...], flo
     needed = combinations(instance)
     if needed > ENUMERATE_LIMIT:
         raise MethodRefused(
-            f"enumerate: {instance.name} needs {needed} combinations of server subsets and "
+            f"{instance.name} needs {needed} combinations of server subsets and "
             f"failure sets in one part, more than its limit of {ENUMERATE_LIMIT}; "
             "use highs or scip"
         )

@@ -117,20 +117,16 @@ def server_count(instance: SchedulingInstance, method: str, variant: str | None)
                 f"{method}:{variant}: the variant is the number of servers per task, an integer"
             ) from None
         if not 1 <= k <= J:
-            raise MethodRefused(
-                f"{method}:{k} needs {k} servers per task, {instance.name} has {J} servers"
-            )
+            raise MethodRefused(f"{k} servers per task, but {instance.name} has {J} servers")
     else:
         k = k_max if k_max is not None else min(DEFAULT_K, J)
     if k_max is not None and instance.exact_servers and k != k_max:
         raise MethodRefused(
-            f"{method} uses {k} servers per task, but {instance.name} requires exactly {k_max} "
+            f"{k} servers per task, but {instance.name} requires exactly {k_max} "
             f"(exact_servers); use {method}:{k_max}"
         )
     if k_max is not None and k > k_max:
-        raise MethodRefused(
-            f"{method} uses {k} servers per task, but {instance.name} allows at most {k_max}"
-        )
+        raise MethodRefused(f"{k} servers per task, but {instance.name} allows at most {k_max}")
     return k
 
 

@@ -37,7 +37,6 @@ def rand_coedge(instance: SchedulingInstance, options: SolveOptions) -> Result:
     if 2 not in instance.compiled.allowed_sizes():
         rule = "exactly" if instance.exact_servers else "at most"
         raise MethodRefused(
-            f"rand-coedge puts every task on 2 servers, but {instance.name} allows {rule} "
-            f"{instance.max_servers}"
+            f"every task on 2 servers, but {instance.name} allows {rule} {instance.max_servers}"
         )
     return _solve(instance, options, "rand-coedge", RandCoEdge(instance, options.seed))
