@@ -13,7 +13,7 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from optkit.cli.common import err, num, out, percent, seconds
+from optkit.cli.common import TIME_LIMIT, err, num, out, percent, seconds
 from optkit.errors import OptkitError
 from optkit.gaps import AGREE_TOLERANCE
 from optkit.instances.jsonio import write_text_atomic
@@ -151,7 +151,7 @@ def print_table(report: GapReport) -> None:
 )
 @click.option(
     "--time-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=TIME_LIMIT,
     default=60.0,
     show_default=True,
     help="seconds for the exact method where no reference is known",

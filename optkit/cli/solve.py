@@ -185,15 +185,21 @@ def solve_cmd(
     if solutions_dir is not None and len(method_names) > 1:
         raise click.UsageError("--solutions needs a single --method (files are named by instance)")
     _check_outputs(paths, instances, results_path, solutions_dir)
+    # results are appended: an existing --out must be a results file (never an instance or
+    # any other file that appending would spoil)
+    recorded = (
+        read_results(results_path)
+        if results_path is not None and results_path.is_file() and results_path.stat().st_size
+        else []
+    )
     runs = _plan(instances, method_names)
     if resume:
         if results_path is None:
             raise click.UsageError("--resume needs --out (the results file to continue)")
         done: dict[str, list[str]] = {}
-        if results_path.exists():
-            for record in read_results(results_path):
-                if record["seed"] == seed:
-                    done.setdefault(record["instance"], []).append(record["method"])
+        for record in recorded:
+            if record["seed"] == seed:
+                done.setdefault(record["instance"], []).append(record["method"])
         before = len(runs)
         runs = [
             (i, m)

@@ -228,8 +228,11 @@ def test_cli_reads_of_a_non_results_file_are_one_line(
         ["reference", str(instance), "--out", str(tmp_path / "x.solu")],
         ["reference", str(solu), "--out", str(tmp_path / "x.solu")],
         ["solve", str(instance), "-m", "no-cache", "--out", str(fake), "--resume"],
+        ["solve", str(instance), "-m", "no-cache", "--out", str(fake)],  # appending spoils it
     ):
+        before = fake.read_bytes()
         code, _, err = cli(args, capsys)
         assert code == 2, args
         assert len(err.strip().splitlines()) == 1 and "not a results file" in err, err
+        assert fake.read_bytes() == before
     assert not (tmp_path / "x.solu").exists()

@@ -113,6 +113,8 @@ def test_foresight_bound_for_caching_sets(tmp_path: Path, capsys) -> None:
         ("caching", ["lfu", "relax"], "relax is a relaxation: it gives a bound and no solution"),
         ("caching", ["relax-sets"], "relax-sets is a relaxation"),
         ("duplicate", ["local"], "are both instance amcoedge-tiny-s11-000"),
+        ("tiny", ["local", "--time-limit", "nan"], "--time-limit"),
+        ("tiny", ["local", "--time-limit", "inf"], "--time-limit"),
     ],
 )
 def test_user_errors_are_one_line(
