@@ -146,6 +146,41 @@ def test_time_limit_returns_a_valid_bound() -> None:
     assert times == sorted(times)
 
 
+def test_a_time_limit_in_the_set_up_returns_what_there_is() -> None:
+    """Stopped while the trivial bound is summed: nothing; while the empty caches are valued:
+    the trivial bound alone; any later: a feasible solution and a valid bound (a huge instance
+    must not keep a time limit waiting for its first incumbent)."""
+    from optkit.solvers.caching import bnb
+    from tests.caching.stopping import StoppingSolver
+
+    inst = optkit.generate("caching", "edgeaigc", "tiny", seed=3)[0]
+    assert isinstance(inst, CachingInstance)
+    optimum = optkit.solve(inst, "bnb").objective
+    assert optimum is not None
+    slots = inst.compiled.n_slots
+
+    def stopped_after(checks: int) -> optkit.Result:
+        class Stopping(StoppingSolver):
+            budget = checks
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bnb, "_Solver", Stopping)
+            result = optkit.solve(inst, "bnb")
+        assert result.status is optkit.Status.TIME_LIMIT
+        return result
+
+    nothing = stopped_after(slots - 1)
+    assert nothing.solution is None and nothing.bound is None
+    bound_only = stopped_after(slots + 1)
+    assert bound_only.solution is None
+    _above(bound_only.bound, optimum)
+    for checks in (2 * slots, 2 * slots + 3, 3 * slots, 5 * slots):
+        result = stopped_after(checks)
+        assert result.feasible and result.objective is not None
+        assert result.objective <= optimum + 1e-9
+        _above(result.bound, optimum)
+
+
 def test_gap_option_stops_with_a_proven_bound() -> None:
     inst = preset_instance("edgeaigc", 3)
     inst = optkit.generate("caching", "t2drl", "small", seed=4)[0]

@@ -147,12 +147,13 @@ def _switch_step(
     return out
 
 
-def _trivial_bound(c: CompiledCaching) -> float:
+def _trivial_bound(c: CompiledCaching, check_time: Callable[[], None]) -> float:
     """A bound valid before any search: each request alone with the full bandwidth of its
     home server, served wherever it may be best, caches, capacities, the late penalty and the
     switch cost ignored."""
     total = 0.0
     for g in range(c.n_slots):
+        check_time()
         d = slot_data(c, g)
         for q in d.requests:
             gain = max([0.0] + [best_gain(d, q, opt, 0.0) for opt in q.edges])
@@ -199,7 +200,7 @@ class _Solver:
         self.values = SlotValues(c)
         self.best_value = -math.inf
         self.best_path: Path | None = None
-        self.global_bound = _trivial_bound(c)
+        self.global_bound = math.inf  # the trivial bound, once run() has it
         self.sep_bound = math.inf
         self.extras: list[list[np.ndarray]] = []
         self.extra_constant: list[float] = []
@@ -229,8 +230,7 @@ class _Solver:
         return np.stack([tab.class_rep[v][k] for v, k in enumerate(classes)])
 
     def slot_value(self, g: int, cache: np.ndarray) -> float:
-        if self.best_path is not None:  # the first incumbent is always completed
-            self.check_time()
+        self.check_time()  # before the first incumbent too: a huge instance may have none
         return self.values.slot(g, cache).value
 
     def frame_value(self, t: int, classes: tuple[int, ...]) -> float:
@@ -268,14 +268,22 @@ class _Solver:
 
     # --- incumbents ------------------------------------------------------------------------
 
+    def empty_incumbent(self) -> None:
+        """The first incumbent: every cache empty in every frame (every set list starts with
+        the empty set), valued slot by slot before any frame table is built, so that a time
+        limit that stops the set-up still has a solution to return (when it comes at all)."""
+        c = self.c
+        assert not any(s[0].any() for s in self.sets)  # server_sets lists the empty set first
+        empty = np.zeros((c.n_servers, c.n_models), bool)
+        value = sum(self.slot_value(g, empty) for g in range(c.n_slots))
+        self.best_value = value  # the initial caches are kept or dropped at no cost
+        self.best_path = [(0,) * c.n_servers] * c.frames
+
     def seed_incumbents(self) -> None:
-        """The empty caches (every set list starts with the empty set), then the heuristics'
-        caches restricted to the models each server can use."""
+        """The heuristics' caches restricted to the models each server can use."""
         from optkit.solvers.caching.heuristics import lfu_policy, popularity_oracle_policy
 
         c = self.c
-        assert not any(s[0].any() for s in self.sets)  # server_sets lists the empty set first
-        self.offer([(0,) * c.n_servers] * c.frames)
         rng = np.random.default_rng(self.options.seed)
         for policy in (popularity_oracle_policy, lfu_policy):
             cache = policy(self.instance, rng)
@@ -558,6 +566,8 @@ class _Solver:
         return t, min(self.frames[t].upper, max(self.frames[t].best, open_max))
 
     def update_bound(self) -> None:
+        if len(self.frames) < self.c.frames:
+            return  # stopped while the frame tables were built: no frame bound yet
         uppers = [fr.upper for fr in self.frames]
         live = self.live_upper()
         if live is not None:
@@ -815,7 +825,11 @@ class _Solver:
 
     def run(self) -> tuple[Status, float]:
         try:
-            self.frames = [_Frame(FrameTables(self.c, t, self.sets)) for t in range(self.c.frames)]
+            self.global_bound = _trivial_bound(self.c, self.check_time)
+            self.empty_incumbent()
+            for t in range(self.c.frames):
+                self.check_time()
+                self.frames.append(_Frame(FrameTables(self.c, t, self.sets)))
             self.seed_incumbents()
             self.build_bounds()
             self.update_bound()
@@ -1226,7 +1240,7 @@ def solve(instance: CachingInstance, options: SolveOptions) -> Result:
     c = instance.compiled
     solution = None
     path = search.best_path
-    if path is not None and search.frames:
+    if path is not None:
         K = c.slots_per_frame
         cache = np.stack(
             [
@@ -1234,8 +1248,13 @@ def solve(instance: CachingInstance, options: SolveOptions) -> Result:
                 for t in range(c.frames)
             ]
         )
-        # the slots as valued (caches restricted to the models that matter: same optimum)
-        projected = [search.frame_cache(t, search.classes_of(t, path[t])) for t in range(c.frames)]
+        # the slots as valued (caches restricted to the models that matter: same optimum),
+        # unless the time limit came before every frame's tables
+        projected = (
+            [search.frame_cache(t, search.classes_of(t, path[t])) for t in range(c.frames)]
+            if len(search.frames) == c.frames
+            else list(cache)
+        )
         solution = assemble(
             c,
             instance.name,
