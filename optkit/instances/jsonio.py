@@ -57,24 +57,30 @@ def parse_json(text: str, source: str) -> Any:
         raise InvalidFileError([f"{source}: invalid JSON ({exc})"]) from None
 
 
+def read_text(path: str | os.PathLike[str], kind: str) -> str:
+    """The UTF-8 text of a file, or one :class:`OptkitError` line naming the file and why it
+    cannot be read as a ``kind`` (e.g. "JSON file", "results file"): missing, a folder, no
+    permission, not UTF-8."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OptkitError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise OptkitError(f"{p}: is a folder, not a {kind}") from None
+    except UnicodeDecodeError as exc:
+        raise OptkitError(
+            f"{p}: not a {kind} (not UTF-8 text: byte {exc.start}, {exc.reason})"
+        ) from None
+    except OSError as exc:
+        raise OptkitError(f"{p}: cannot read ({exc.strerror})") from None
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file strictly. A file that cannot be read as text at all (missing, a folder,
     no permission, not UTF-8) raises :class:`OptkitError`; text that is not valid JSON raises
     :class:`InvalidFileError` (the file is there but broken)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OptkitError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise OptkitError(f"{p}: is a directory, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise OptkitError(
-            f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); optkit files are UTF-8 JSON"
-        ) from None
-    except OSError as exc:
-        raise OptkitError(f"{p}: cannot read ({exc.strerror})") from None
-    return parse_json(text, str(p))
+    return parse_json(read_text(path, "JSON file"), str(path))
 
 
 def dumps(document: Any) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from optkit.errors import InvalidFileError, OptkitError
 from optkit.gaps import Sense, agree, beats
 from optkit.instances.common import SENSE
-from optkit.instances.jsonio import write_text_atomic
+from optkit.instances.jsonio import read_text, write_text_atomic
 
 Kind = Literal["opt", "best", "inf"]
 
@@ -59,14 +59,7 @@ def read_solu(path: str | os.PathLike[str]) -> dict[str, Reference]:
     :data:`SHOWN_PROBLEMS`, then a count). A file none of whose lines starts with a tag
     (``=opt=``, ``=best=``, ``=inf=``) is one error: it is not a ``.solu`` file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OptkitError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise OptkitError(f"{p}: is a folder, not a .solu file") from None
-    except UnicodeDecodeError:
-        raise OptkitError(f"{p}: not a .solu file (not UTF-8 text)") from None
+    text = read_text(p, ".solu file")
     refs: dict[str, Reference] = {}
     problems = []
     tagged = False

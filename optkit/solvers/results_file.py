@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from optkit.errors import InvalidFileError, OptkitError
-from optkit.instances.jsonio import parse_json
+from optkit.instances.jsonio import parse_json, read_text
 from optkit.solvers.result import RESULT_KEYS, RESULTS_SCHEMA, Status
 
 #: Bad lines reported one by one; the rest are counted.
@@ -44,7 +44,7 @@ def read_numbered_results(path: str | os.PathLike[str]) -> list[tuple[int, dict[
     an empty file has none. Raises :class:`OptkitError` (one line) for a file that is not a
     results file and :class:`InvalidFileError` (one message per bad line, capped) otherwise."""
     p = Path(path)
-    text = _read_text(p)
+    text = read_text(p, "results file")
     what = _looks_like(text)
     if what is not None:
         raise OptkitError(
@@ -205,19 +205,6 @@ def _json_rule(message: str, where: str) -> str:
     """parse_json's message for one line, without the file name and the line-1 position."""
     rule = message.removeprefix(f"{where}: ")
     return rule.replace("line 1 column", "column", 1) if rule.startswith("line 1 column") else rule
-
-
-def _read_text(p: Path) -> str:
-    try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OptkitError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise OptkitError(f"{p}: is a folder, not a results file") from None
-    except UnicodeDecodeError:
-        raise OptkitError(f"{p}: not a results file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise OptkitError(f"{p}: cannot read ({exc.strerror})") from None
 
 
 def _looks_like(text: str) -> str | None:

@@ -133,12 +133,18 @@ def _group_prices(inst: CachingInstance, rng: np.random.Generator) -> np.ndarray
     return rng.exponential(2.0, c.n_slots * c.n_servers)[group]
 
 
-def _plain_search(inst: CachingInstance, g: int, cache: np.ndarray) -> float:
-    """The exact slot search without set packing (greedy-route bounds only)."""
-    search = _Search(slot_data(inst.compiled, g), cache)
+def _searched(d: SlotData, cache: np.ndarray) -> _Search:
+    """The exact slot search without set packing (greedy-route bounds only), run."""
+    search = _Search(d, cache)
     search.packing_failed = True
     search.run()
-    return search.best_value
+    assert search.best is not None
+    return search
+
+
+def _plain_search(inst: CachingInstance, g: int, cache: np.ndarray) -> float:
+    """The slot's optimum by :func:`_searched`."""
+    return _searched(slot_data(inst.compiled, g), cache).best_value
 
 
 @given(hand_made(), st.integers(0, 2**32 - 1))
@@ -159,9 +165,7 @@ def test_priced_packing_bounds_the_slot(inst: CachingInstance, seed: int) -> Non
     for g, cache in random_slot_caches(inst, rng):
         d = slot_data(c, g)
         n = len(d.requests)
-        search = _Search(d, cache)
-        search.packing_failed = True
-        search.run()
+        search = _searched(d, cache)
         assert search.best is not None
         route, steps = search.best
         _, shares, lam = search.exact(route, steps)
@@ -201,9 +205,7 @@ def test_milp_packing_agrees_with_the_listed_packing(inst: CachingInstance, seed
     for g, cache in random_slot_caches(inst, rng):
         d = slot_data(c, g)
         n = len(d.requests)
-        search = _Search(d, cache)
-        search.packing_failed = True
-        search.run()
+        search = _searched(d, cache)
         assert search.best is not None
         optimum_route = search.best[0]
         for lam in ([0.0] * n, list(rng.random(n))):

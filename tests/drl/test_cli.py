@@ -137,6 +137,9 @@ def test_resume_extends_a_run(tmp_path: Path, capsys) -> None:
     assert code == 2 and "already holds a run" in err and "--resume" in err
 
 
+T2DRL_5 = ["--family", "caching", "--preset", "t2drl", "--steps", "5"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -164,31 +167,11 @@ def test_resume_extends_a_run(tmp_path: Path, capsys) -> None:
         ),
         (["dqn", "--family", "caching", "--steps", "5"], "--preset is needed"),
         (
-            [
-                "dqn",
-                "--family",
-                "caching",
-                "--preset",
-                "t2drl",
-                "--steps",
-                "5",
-                "--set",
-                "learning_rate=nan",
-            ],
+            ["dqn", *T2DRL_5, "--set", "learning_rate=nan"],
             "hyperparameter learning_rate: 'nan' is not a finite number",
         ),
         (
-            [
-                "ddpg",
-                "--family",
-                "caching",
-                "--preset",
-                "t2drl",
-                "--steps",
-                "5",
-                "--set",
-                "critic_learning_rate=-1",
-            ],
+            ["ddpg", *T2DRL_5, "--set", "critic_learning_rate=-1"],
             "critic_learning_rate must be > 0, got -1.0",
         ),
     ],

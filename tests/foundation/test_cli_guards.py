@@ -269,7 +269,10 @@ def test_validate_exit_2_for_a_file_that_is_not_text_and_checks_the_others(
     code, out, _ = cli(["validate", str(tmp_path)], capsys)
     assert code == 2
     lines = out.strip().splitlines()
-    assert f"{tmp_path / 'binary.json'}: not UTF-8 text (byte 0: invalid start byte)" in lines[0]
+    assert (
+        f"{tmp_path / 'binary.json'}: not a JSON file (not UTF-8 text: byte 0, invalid start byte)"
+        in lines[0]
+    )
     # json's own message ends with "starting at": the position follows in front instead
     assert lines[1].startswith(f"ok  {tmp_path / 'good.json'}: caching instance")
     assert lines[2] == (

@@ -84,7 +84,7 @@ def test_a_file_that_is_not_a_solu_file_is_one_line(tmp_path: Path) -> None:
         "'=best= NAME VALUE' or '=inf= NAME')"
     )
     path.write_bytes(b"\xff\xfe" * 10)
-    with pytest.raises(OptkitError, match=r"not a \.solu file \(not UTF-8 text\)"):
+    with pytest.raises(OptkitError, match=r"not a \.solu file \(not UTF-8 text"):
         read_solu(path)
 
 
