@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from optkit.errors import MethodRefused, OptkitError
-from optkit.gaps import BASELINE, Sense, normalised_regret, policy_gap
+from optkit.gaps import BASELINE, normalised_regret, policy_gap
 from optkit.instances.common import SENSE
 from optkit.instances.io import Instance, load_instance
 from optkit.instances.solu import (
@@ -167,10 +167,6 @@ def _unique_names(instances: Sequence[Instance]) -> None:
             raise OptkitError(f"instance {name} is given {names.count(name)} times; give it once")
 
 
-def _sense(family: str) -> Sense:
-    return "max" if SENSE[family] == "max" else "min"
-
-
 def references(
     instances: Sequence[Instance],
     folder: Path,
@@ -179,7 +175,7 @@ def references(
 ) -> tuple[dict[str, Reference], dict[str, int]]:
     """The reference of every instance (see the module doc) and how many came from where."""
     _unique_names(instances)
-    sense = _sense(instances[0].family) if instances else None
+    sense = SENSE[instances[0].family] if instances else None
     solu = read_solu_folder(folder, sense)
     from_results = references_from_files(results) if results else {}
     refs: dict[str, Reference] = {}
@@ -189,7 +185,7 @@ def references(
         in_solu, in_results = solu.get(name), from_results.get(name)
         ref: Reference | None = in_solu or in_results
         if in_solu is not None and in_results is not None:
-            ref = reconcile(in_solu, in_results, _sense(inst.family))
+            ref = reconcile(in_solu, in_results, SENSE[inst.family])
         if ref is not None:  # an =inf= one too: a feasible run below then proves it wrong
             counts["solu" if ref is in_solu else "results"] += 1
         else:
@@ -199,7 +195,7 @@ def references(
                 counts["none"] += 1
                 continue
             kind: Kind = "opt" if result.status == Status.OPTIMAL else "best"
-            ref = Reference(name, kind, result.objective, f"{method} run now", _sense(inst.family))
+            ref = Reference(name, kind, result.objective, f"{method} run now", SENSE[inst.family])
             counts["solved"] += 1
         counts["best"] += ref.kind == "best"
         refs[name] = ref
@@ -237,7 +233,7 @@ def measure(
 ) -> GapReport:
     """Run every method on every instance and summarise (see the module doc)."""
     family = instances[0].family
-    sense = _sense(family)
+    sense = SENSE[family]
     _unique_names(instances)
     check_methods(family, methods)  # one line before anything runs
     baseline: dict[str, float | None] = {}

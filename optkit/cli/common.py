@@ -105,9 +105,9 @@ def seconds(value: float | None) -> str:
 ROUND_OFF = 1e-9
 
 
-def round_off(value: float | None) -> float | None:
-    """``value``, or 0 when it is below :data:`ROUND_OFF` in magnitude (for display only)."""
-    return None if value is None else (0.0 if abs(value) < ROUND_OFF else value)
+def round_off(value: float | None, tolerance: float = ROUND_OFF) -> float | None:
+    """``value``, or 0 when it is below ``tolerance`` in magnitude (for display only)."""
+    return None if value is None else (0.0 if abs(value) < tolerance else value)
 
 
 def percent(value: float | None) -> str:

@@ -13,7 +13,7 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from optkit.cli.common import TIME_LIMIT, err, num, out, percent, seconds
+from optkit.cli.common import TIME_LIMIT, err, num, out, percent, round_off, seconds
 from optkit.errors import OptkitError
 from optkit.gaps import AGREE_TOLERANCE
 from optkit.instances.jsonio import write_text_atomic
@@ -39,7 +39,7 @@ def shown(value: float | None) -> float | None:
     """A gap or a regret as the tables show it: 0 when its size is below the agreement tolerance
     (DESIGN §4), where it is round-off (``-1.33e-13 %``), not a gap; --json keeps every value
     exact."""
-    return 0.0 if value is not None and abs(value) < AGREE_TOLERANCE else value
+    return round_off(value, AGREE_TOLERANCE)
 
 
 def _cells(row: MethodRow) -> list[str]:

@@ -187,7 +187,7 @@ def references_from_results(
     for record, place in zip(records, places, strict=False):
         if record["status"] == "error" or record["objective"] is None or not record["feasible"]:
             continue
-        sense: Sense = "max" if SENSE[record["family"]] == "max" else "min"
+        sense = SENSE[record["family"]]
         ref = Reference(
             record["instance"],
             "opt" if record["status"] == "optimal" else "best",

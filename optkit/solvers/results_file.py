@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from optkit.errors import InvalidFileError, OptkitError
+from optkit.instances.common import FAMILIES
 from optkit.instances.jsonio import parse_json, read_text
+from optkit.instances.schema import is_number
 from optkit.solvers.result import RESULT_KEYS, RESULTS_SCHEMA, Status
 
 #: Bad lines reported one by one; the rest are counted.
@@ -29,7 +31,6 @@ SHOWN_PROBLEMS = 5
 #: Statuses whose record carries a solution (DESIGN §4): a number objective, feasible true.
 WITH_SOLUTION = (Status.OPTIMAL.value, Status.GAP_LIMIT.value, Status.FEASIBLE.value)
 
-_FAMILIES = ("caching", "scheduling")
 _STATUSES = tuple(s.value for s in Status)
 _SOLU_TAGS = ("=opt=", "=best=", "=inf=")
 
@@ -116,7 +117,7 @@ def _show(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _is_count(value: Any) -> bool:
@@ -187,7 +188,7 @@ def _metrics(value: Any) -> str | None:
 _FIELDS: dict[str, Callable[[Any], str | None]] = {
     "schema": _schema,
     "instance": _text,
-    "family": _one_of(_FAMILIES, "a family"),
+    "family": _one_of(FAMILIES, "a family"),
     "method": _text,
     "seed": _count,
     "status": _one_of(_STATUSES, "a status"),
