@@ -182,7 +182,6 @@ def test_a_time_limit_in_the_set_up_returns_what_there_is() -> None:
 
 
 def test_gap_option_stops_with_a_proven_bound() -> None:
-    inst = preset_instance("edgeaigc", 3)
     inst = optkit.generate("caching", "t2drl", "small", seed=4)[0]
     result = optkit.solve(inst, "bnb", gap=0.5)
     assert result.status in (optkit.Status.GAP_LIMIT, optkit.Status.OPTIMAL)
@@ -191,6 +190,39 @@ def test_gap_option_stops_with_a_proven_bound() -> None:
     assert result.gap is not None and result.gap <= 0.5 + 1e-12
     exact = optkit.solve(inst, "bnb")
     _above(result.bound, float(exact.objective or 0))
+
+
+def test_bnb_stops_once_the_gap_is_proven_before_or_inside_a_frame_search() -> None:
+    """edgeaigc small s100-001: 5.2 % between incumbent and bound before the frame searches,
+    3.7 % after the first one (whose maximum its fifth node finds). A gap of 6 % must start no
+    frame search; 4.5 % must stop inside the first one (checked at every node here), not run it
+    to its end; both with a bound above the optimum."""
+    from optkit.solvers.caching import bnb
+
+    inst = optkit.generate("caching", "edgeaigc", "small", seed=100, count=2)[1]
+    optimum = optkit.solve(inst, "bnb").objective
+    assert optimum is not None
+    searched: list[int] = []
+
+    class Counting(bnb._Solver):
+        def solve_frame_max(self, t: int) -> None:
+            super().solve_frame_max(t)
+            searched.append(t)
+
+    for gap in (0.06, 0.045):
+        searched.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bnb, "_Solver", Counting)
+            patch.setattr(bnb, "GAP_CHECK_NODES", 1)
+            result = optkit.solve(inst, "bnb", gap=gap)
+        assert result.status is optkit.Status.GAP_LIMIT
+        assert searched == []
+        value = _scored(inst, result)
+        assert value <= optimum + 1e-9
+        _above(result.bound, optimum)
+        assert result.gap is not None and result.gap <= gap
+        # 6 %: not one node searched; 4.5 %: fewer than the 73 the first search takes
+        assert result.nodes == 0 if gap == 0.06 else 0 < result.nodes < 73
 
 
 def test_gurobi_refuses_cleanly_when_absent() -> None:

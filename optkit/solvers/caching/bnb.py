@@ -29,7 +29,10 @@ are the frames' joint cache sets, and ``bnb`` solves it in four steps:
    avoids some frame's candidates is worse than the incumbent.
 4. **The path.** A dynamic program over the candidates' member sets with the exact switch
    costs gives the optimum, proven: the bound reported is its value. With ``gap`` the
-   candidates' threshold is raised by the allowed gap and the bound says so.
+   candidates' threshold is raised by the allowed gap and the bound says so; and the solver
+   stops (status ``gap_limit``) as soon as the proven bound is within the gap: before each
+   frame's maximum search and every :data:`GAP_CHECK_NODES` nodes inside one (edgeaigc medium
+   s100-000 with ``--gap 0.025``: 32 s, where the first frame's search ran to the time limit).
 
 **The horizon tree** (``bnb:tree``; plain ``bnb`` and ``bnb:frames`` run the four steps
 above): after the same incumbents and local search, a best-first branch-and-bound over single cache bits
@@ -113,6 +116,9 @@ TREE_ROOT_STEPS = 300
 TREE_NODE_STEPS = 30
 #: ``bnb`` / ``bnb:frames``: the frame searches; ``bnb:tree``: the horizon tree.
 VARIANTS = (None, "frames", "tree")
+#: A frame maximum search re-reads the global bound every this many nodes, to stop once the
+#: requested gap is proven (a frame's search may otherwise run long past it).
+GAP_CHECK_NODES = 32
 #: Entries of one block of the dynamic programs (memory bound).
 _CHUNK = 2_000_000
 
@@ -122,6 +128,10 @@ _Open = tuple[list[int | None], list[np.ndarray], float]  # (classes fixed, π, 
 
 class _Timeout(Exception):
     """The time limit passed inside a search."""
+
+
+class _GapReached(Exception):
+    """A frame maximum search brought the proven bound within the requested gap."""
 
 
 def _switch_step(
@@ -628,6 +638,10 @@ class _Solver:
             self.nodes += 1
             if self.console is not None:
                 self.log()
+            if live and self.nodes % GAP_CHECK_NODES == 0:
+                self.update_bound()
+                if self.gap(self.global_bound) <= self.target_gap:
+                    raise _GapReached
             depth = sum(f is not None for f in fixed)
             if depth == E:
                 leaf(tuple(f for f in fixed if f is not None), pis, theta)
@@ -854,14 +868,19 @@ class _Solver:
                 ),
             )
             for t in order:
-                self.solve_frame_max(t)
                 if self.gap(self.global_bound) <= self.target_gap:
                     return self.finish_status(self.global_bound)
+                self.solve_frame_max(t)
+            if self.gap(self.global_bound) <= self.target_gap:
+                return self.finish_status(self.global_bound)
             slack = 0.0
             if self.options.gap is not None and self.options.gap > 0:
                 slack = self.options.gap * max(1.0, abs(self.best_value))
             self.best_path_over(slack)
             self.global_bound = min(self.global_bound, self.best_value + slack)
+            self.log(force=True)
+            return self.finish_status(self.global_bound)
+        except _GapReached:
             self.log(force=True)
             return self.finish_status(self.global_bound)
         except _Timeout:
