@@ -24,7 +24,16 @@ from optkit.cli.common import (
 )
 from optkit.instances.io import Instance, load_instance
 from optkit.instances.jsonio import write_json
-from optkit.solvers import Result, Status, append_results, lookup, methods, read_results, solve
+from optkit.solvers import (
+    Result,
+    Status,
+    append_results,
+    lookup,
+    methods,
+    read_results,
+    solve,
+    stop,
+)
 from optkit.solvers.registry import exists, same_method
 
 STATUS_STYLE = {
@@ -178,7 +187,9 @@ def solve_cmd(
     """Solve instance files (folders: their *.json files) with one or more methods.
 
     Objectives come from optkit.evaluate. Results lines are appended as each run ends, so an
-    interrupted run keeps what it finished. Exit status 1 when any run ends in error.
+    interrupted command keeps what it finished. The first Ctrl-C stops after the current run,
+    which bnb, scip and the scheduling MILPs end early with their best solution and proven
+    bound; a second aborts it; exit status 130. Exit status 1 when any run ends in error.
     """
     paths = expand_files(files)
     instances = [load_instance(p) for p in paths]
@@ -220,16 +231,27 @@ def solve_cmd(
     results: list[Result] = []
     interrupted = False
     total = len(runs)
+
+    def stopping() -> None:  # through the progress bar's console: the bar stays intact
+        err.print(
+            "optkit: stopping after this run (bnb, scip and the scheduling MILPs end it early "
+            "with what they have; Ctrl-C again to abort it)",
+            markup=False,
+        )
+
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=verbose or total < 2 or not err.is_terminal,  # a pipe: no blank line
-        ) as bar:
+        with (
+            stop.first_ctrl_c_stops(stopping),
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+                disable=verbose or not err.is_terminal,  # a pipe: no blank line
+            ) as bar,
+        ):
             task = bar.add_task("solving", total=total)
             for instance, name in runs:
                 bar.update(task, description=f"{instance.name} · {name}")
@@ -248,6 +270,9 @@ def solve_cmd(
                 if solutions_dir is not None and result.solution is not None:
                     write_json(solutions_dir / f"{instance.name}.json", result.solution.to_dict())
                 bar.advance(task)
+                if stop.requested():
+                    interrupted = True
+                    break
     except KeyboardInterrupt:
         interrupted = True
     out.print(results_table(results))

@@ -69,6 +69,49 @@ def test_cli_solve_shows_bound_nodes_and_progress(tmp_path: Path) -> None:
     assert (tmp_path / "sols" / "t2drl-small-s11-002.json").exists()
 
 
+def test_cli_solve_first_ctrl_c_keeps_bnbs_best_and_stops(tmp_path: Path) -> None:
+    """The first Ctrl-C (sent here from inside bnb's first node bound) ends bnb with its best
+    solution and proven bound, which are recorded; the second file is not started; exit 130;
+    Ctrl-C is Python's again afterwards."""
+    import os
+    import signal
+
+    from optkit.solvers import stop
+    from optkit.solvers.caching import bnb
+
+    sent: list[bool] = []
+
+    class Interrupted(bnb._Solver):
+        def node_bound(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if not sent:
+                sent.append(True)
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().node_bound(*args, **kwargs)
+
+    first, second = "edgeaigc-small-s11-000", "edgeaigc-small-s11-001"
+    out = tmp_path / "results.jsonl"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bnb, "_Solver", Interrupted)
+        res = CliRunner().invoke(
+            cli,
+            [
+                "solve",
+                *(str(SET / f"{name}.json") for name in (first, second)),
+                *("-m", "bnb", "--out", str(out), "--solutions", str(tmp_path / "sols")),
+            ],
+        )
+    assert res.exit_code == 130, res.output
+    assert "stopping after this run" in res.output
+    assert "stopped on request" in res.output and "interrupted after 1 of 2 runs" in res.output
+    (record,) = optkit.solvers.read_results(out)
+    assert record["instance"] == first and record["status"] == "time_limit"
+    assert record["feasible"] and record["objective"] <= OPTIMA[first] + 1e-9
+    assert record["bound"] >= OPTIMA[first] - 1e-6 * abs(OPTIMA[first])
+    assert sorted(p.name for p in (tmp_path / "sols").iterdir()) == [f"{first}.json"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not stop.requested()
+
+
 def test_cli_export(tmp_path: Path) -> None:
     path = SET / "edgeaigc-tiny-s11-000.json"
     runner = CliRunner()

@@ -54,8 +54,9 @@ Incumbents: the empty caches, the heuristics' caches (``popularity-oracle``, ``l
 search of best responses (one server's set in one frame, the rest kept, every class bounded at
 once by the node bound with that server free and valued exactly best bound first), each
 frame's best joint class, and frame-by-frame replacements in the incumbent path. Time limits
-are checked between nodes and between slot allocations: the best path so far and the proven
-bound come back with status ``time_limit`` (a frame whose maximum search was under way counts
+(and a stop request: :mod:`optkit.solvers.stop`, the CLI's first Ctrl-C) are checked between
+nodes and between slot allocations: the best path so far and the proven bound come back with
+status ``time_limit`` (a frame whose maximum search was under way counts
 with the largest bound of its open nodes). ``--verbose`` prints ``Nodes | Open | Incumbent |
 Bound | Gap | Time``; ``Result.bound_history`` keeps (seconds, incumbent, bound).
 """
@@ -74,6 +75,7 @@ from rich.console import Console
 from optkit.errors import MethodRefused, OptkitError
 from optkit.instances.caching import CachingInstance
 from optkit.instances.compiled import CompiledCaching
+from optkit.solvers import stop
 from optkit.solvers.caching.allocation import slot_data
 from optkit.solvers.caching.bounds import (
     bandwidth_prices,
@@ -230,7 +232,9 @@ class _Solver:
     # --- exact values ----------------------------------------------------------------------
 
     def check_time(self) -> None:
-        if time.perf_counter() > self.deadline:
+        """Raise :class:`_Timeout` once the time limit has passed or a stop was requested
+        (:mod:`optkit.solvers.stop`: the CLI's first Ctrl-C)."""
+        if time.perf_counter() > self.deadline or stop.requested():
             raise _Timeout
 
     def frame_cache(self, t: int, classes: tuple[int, ...]) -> np.ndarray:
@@ -1283,12 +1287,16 @@ def solve(instance: CachingInstance, options: SolveOptions) -> Result:
         )
     if solution is None:
         status = Status.TIME_LIMIT
+    stopped = status is Status.TIME_LIMIT and stop.requested()
     return finish(
         instance,
         "bnb",
         status,
         solution=solution,
         bound=bound,
+        message="stopped on request (Ctrl-C): the best solution and proven bound so far"
+        if stopped
+        else "",
         wall_time_s=time.perf_counter() - start,
         nodes=search.nodes,
         seed=options.seed,

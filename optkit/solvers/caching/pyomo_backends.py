@@ -21,6 +21,7 @@ from optkit.errors import MethodRefused
 from optkit.instances.caching import CachingInstance
 from optkit.instances.solution import CachingSolution
 from optkit.models import caching as model_module
+from optkit.solvers import stop
 from optkit.solvers.caching.allocation import slot_data
 from optkit.solvers.caching.shares import group_shares
 from optkit.solvers.highs_threads import reset_highs_threads
@@ -126,6 +127,8 @@ def _run(
         kwargs["time_limit"] = options.time_limit
     results = solver.solve(model, **{k: v for k, v in kwargs.items() if v is not None})
     condition = results.termination_condition.name
+    if condition == "interrupted":
+        stop.request()  # SCIP caught a Ctrl-C: the CLI stops after this run
     status = _STATUS.get(condition, Status.ERROR)
     if status is Status.OPTIMAL and options.gap is not None:
         status = Status.GAP_LIMIT

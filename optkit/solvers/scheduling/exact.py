@@ -33,6 +33,7 @@ from optkit.gaps import solver_gap
 from optkit.instances.scheduling import SchedulingInstance
 from optkit.instances.solution import SchedulingSolution, TaskDecision
 from optkit.models import scheduling as model_module
+from optkit.solvers import stop
 from optkit.solvers.highs_threads import reset_highs_threads
 from optkit.solvers.registry import SolveOptions
 from optkit.solvers.result import Result, Status, error_result, finish
@@ -144,6 +145,8 @@ def _solve_part(
         reset_highs_threads()
     results = _solver(backend).solve(model, **config)
     condition = results.termination_condition
+    if condition.name == "interrupted":
+        stop.request()  # SCIP caught a Ctrl-C: the other parts are not solved
     status = _status_table().get(condition)
     if status is None:
         raise _SolverFailed(f"{backend} ended with {condition.name} on {part.name}")
@@ -191,6 +194,8 @@ def _solve_milp(instance: SchedulingInstance, options: SolveOptions, backend: st
         # a fair share of the time left, so that one hard part cannot starve the others; the
         # easy parts come first and leave what they do not use to the rest
         left = None if deadline is None else (deadline - time.perf_counter()) / (len(found) - i)
+        if stop.requested():
+            left = 0.0  # the CLI's first Ctrl-C: greedy-opt for the parts not solved yet
         try:
             outcomes[p] = _solve_part(
                 part.instance, greedy[part.first_task : part.end_task], backend, options, left
