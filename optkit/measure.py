@@ -167,11 +167,16 @@ def _unique_names(instances: Sequence[Instance]) -> None:
             raise OptkitError(f"instance {name} is given {names.count(name)} times; give it once")
 
 
+#: ``progress(what, done, total)``: called before each run of a long loop.
+Progress = Callable[[str, int, int], None]
+
+
 def references(
     instances: Sequence[Instance],
     folder: Path,
     results: Sequence[Path],
     time_limit: float,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, Reference], dict[str, int]]:
     """The reference of every instance (see the module doc) and how many came from where."""
     _unique_names(instances)
@@ -180,6 +185,8 @@ def references(
     from_results = references_from_files(results) if results else {}
     refs: dict[str, Reference] = {}
     counts = {"solu": 0, "results": 0, "solved": 0, "best": 0, "none": 0}
+    known = {inst.name for inst in instances if inst.name in solu or inst.name in from_results}
+    to_solve = len(instances) - len(known)
     for inst in instances:
         name = inst.name
         in_solu, in_results = solu.get(name), from_results.get(name)
@@ -190,6 +197,10 @@ def references(
             counts["solu" if ref is in_solu else "results"] += 1
         else:
             method = EXACT[inst.family]
+            if progress is not None:
+                progress(
+                    f"reference {name} · {method}", counts["solved"] + counts["none"], to_solve
+                )
             result = solve(inst, method, time_limit=time_limit)
             if result.objective is None:
                 counts["none"] += 1
@@ -230,14 +241,24 @@ def measure(
     ref_counts: dict[str, int],
     seed: int = 0,
     time_limit: float | None = None,
+    progress: Progress | None = None,
 ) -> GapReport:
     """Run every method on every instance and summarise (see the module doc)."""
     family = instances[0].family
     sense = SENSE[family]
     _unique_names(instances)
     check_methods(family, methods)  # one line before anything runs
+    total, runs = len(instances) * (len(methods) + 1), 0
+
+    def starting(what: str) -> None:
+        nonlocal runs
+        if progress is not None:
+            progress(what, runs, total)
+        runs += 1
+
     baseline: dict[str, float | None] = {}
     for inst in instances:
+        starting(f"{inst.name} · {BASELINE[family]} (baseline)")
         base = solve(inst, BASELINE[family], seed=seed).objective
         if base is not None and inst.name in refs:
             check_feasible_value(refs[inst.name], base, f"{BASELINE[family]} finds", sense)
@@ -252,6 +273,7 @@ def measure(
         first_error: str | None = None
         wall, count = 0.0, 0
         for inst in instances:
+            starting(f"{inst.name} · {method}")
             result = solve(inst, method, seed=seed, time_limit=time_limit)
             if result.status == Status.ERROR or result.objective is None:
                 first_error = first_error or result.message or result.status.value

@@ -200,8 +200,14 @@ def gap(
     if foresight_samples is not None and instances[0].family != "caching":
         raise OptkitError(f"{folder}: --foresight applies to caching sets only")
     check_methods(instances[0].family, methods)  # before any reference is solved
-    refs, counts = references(instances, folder, results, time_limit)
-    report = measure(methods, instances, refs, counts, seed=seed)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("references", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        refs, counts = references(instances, folder, results, time_limit, progress)
+        report = measure(methods, instances, refs, counts, seed=seed, progress=progress)
     if foresight_samples is not None:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("foresight bound", total=len(instances))

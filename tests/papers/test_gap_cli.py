@@ -212,6 +212,22 @@ def test_an_infeasible_reference_that_a_run_refutes_is_refused(tiny: Path, capsy
     assert "set.solu:1 says the instance is infeasible (=inf=)" in err
 
 
+def test_references_and_measure_report_progress_before_each_run(tiny: Path) -> None:
+    """Solving references and measuring can take minutes: each run is announced first (the CLI
+    shows it as a progress bar), counting up to the loop's total."""
+    from optkit.measure import references
+
+    instances = [optkit.load_instance(p) for p in sorted(tiny.glob("*.json"))]
+    seen: list[tuple[str, int, int]] = []
+    refs, counts = references(instances, tiny, [], 10.0, lambda *call: seen.append(call))
+    assert [(done, total) for _, done, total in seen] == [(0, 3), (1, 3), (2, 3)]
+    assert all(what.startswith("reference amcoedge-tiny") for what, _, _ in seen)
+    seen.clear()
+    measure(["local", "greedy-opt"], instances, refs, counts, progress=lambda *c: seen.append(c))
+    assert [(done, total) for _, done, total in seen] == [(i, 9) for i in range(9)]
+    assert seen[-1][0] == "amcoedge-tiny-s11-002 · greedy-opt"
+
+
 def test_measure_refuses_duplicate_instances_and_wrong_families(tiny: Path) -> None:
     instances = [optkit.load_instance(p) for p in sorted(tiny.glob("*.json"))]
     with pytest.raises(optkit.OptkitError, match="instance amcoedge-tiny-s11-000 is given 2 times"):
