@@ -185,8 +185,7 @@ def references(
     from_results = references_from_files(results) if results else {}
     refs: dict[str, Reference] = {}
     counts = {"solu": 0, "results": 0, "solved": 0, "best": 0, "none": 0}
-    known = {inst.name for inst in instances if inst.name in solu or inst.name in from_results}
-    to_solve = len(instances) - len(known)
+    to_solve = sum(inst.name not in solu and inst.name not in from_results for inst in instances)
     for inst in instances:
         name = inst.name
         in_solu, in_results = solu.get(name), from_results.get(name)

@@ -1,9 +1,10 @@
 """A cooperative stop request, for long runs interrupted from the keyboard.
 
 Inside :func:`first_ctrl_c_stops` (the CLI's ``solve`` loop) the first Ctrl-C does not kill
-the run: it sets the request, and a method that reads it (``bnb``, between nodes and slot
-allocations, like its time limit) ends as if its time limit had passed — with its best
-solution and proven bound, status ``time_limit`` — so the CLI can record it before it stops.
+the run: it sets the request, and a method that reads it ends as if its time limit had passed
+— with its best solution and proven bound, status ``time_limit`` — so the CLI can record it
+before it stops: ``bnb`` between nodes and slot allocations, the scheduling MILPs between the
+parts of the horizon (greedy-opt for the parts not solved).
 A method that does not read it finishes its run. A second Ctrl-C raises
 :class:`KeyboardInterrupt` as usual. Outside the context Ctrl-C keeps Python's behaviour.
 
